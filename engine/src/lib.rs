@@ -1,0 +1,1 @@
+//! recur engine
