@@ -206,13 +206,12 @@ impl ActKind {
     pub const fn uses_beta(self) -> bool {
         matches!(self, ActKind::Affine | ActKind::ScaledTanh | ActKind::HardSigmoid)
     }
-    /// The defaults onnxruntime uses when alpha/beta are not given: (alpha, beta).
+    /// The values onnxruntime uses when `activation_alpha`/`activation_beta` run out:
+    /// (alpha, beta). Measured against onnxruntime: LeakyRelu 0.01, HardSigmoid 0.2/0.5,
+    /// Elu 1.0, and 0 for every other parameter (so a parameterless Affine is `0 x + 0`).
     pub const fn default_params(self) -> (f32, f32) {
         match self {
-            ActKind::Affine => (1.0, 0.0),
             ActKind::LeakyRelu => (0.01, 0.0),
-            ActKind::ThresholdedRelu => (1.0, 0.0),
-            ActKind::ScaledTanh => (1.0, 1.0),
             ActKind::HardSigmoid => (0.2, 0.5),
             ActKind::Elu => (1.0, 0.0),
             _ => (0.0, 0.0),

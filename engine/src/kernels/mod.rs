@@ -1,0 +1,92 @@
+//! Kernel sets: one small trait, [`Simd`], implemented once per instruction set.
+//!
+//! Every kernel of the engine (fused gate updates, dense layers, the input projection,
+//! the activations) is written once, generically, against [`Simd`]: a vector of 16 `f32`
+//! lanes, the height of a weight panel (see `recur_format::layout`). Each ISA maps that
+//! logical vector onto its registers — AVX-512 one `zmm`, AVX2 two `ymm`, NEON four `q`,
+//! the scalar reference sixteen `f32`s — and implements each operation with the single
+//! IEEE-754 operation of the same name (fused multiply-add included). Because the kernels
+//! issue the same sequence of operations on every ISA, and each operation is correctly
+//! rounded, every kernel set produces the same bits: the numerics contract of DESIGN.md.
+//!
+//! A value of a type implementing [`Simd`] is a *capability token*: it can only be
+//! obtained (`new()`) on a CPU that has the instruction set, so the safe trait methods
+//! may use the intrinsics. The trait methods are `#[inline(always)]`, and the kernels
+//! built on them are too: they inline into one `#[target_feature]` entry point per ISA
+//! (see [`crate::exec`]), which is where the intrinsics get the features they need.
+//! `#[target_feature]` therefore sits on the outermost entry only.
+//!
+//! Two operations are defined more narrowly than their usual hardware forms so that all
+//! ISAs agree even on NaN: [`Simd::min`] and [`Simd::max`] return the *second* operand
+//! when the comparison is unordered (x86 `minps` semantics). Kernels put the value that
+//! must propagate NaN second.
+
+pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+
+/// Lanes in a logical vector: the rows of a panel.
+pub const LANES: usize = 16;
+
+/// A kernel set: a logical 16-lane `f32` vector and its operations.
+pub trait Simd: Copy + Send + Sync + 'static {
+    /// Name of the kernel set (`"avx512"`, `"avx2"`, `"scalar"`...).
+    const NAME: &'static str;
+    /// Blocks of 16 hidden units an LSTM kernel processes at once (enough independent FMA
+    /// chains to hide the FMA latency on this ISA).
+    const TILE_LSTM: usize;
+    /// Same, for GRU.
+    const TILE_GRU: usize;
+    /// Same, for the single-gate RNN and dense layers.
+    const TILE_RNN: usize;
+    /// 16 lanes of `f32`.
+    type V: Copy;
+    /// 16 lanes of comparison results.
+    type M: Copy;
+
+    /// Loads 16 floats.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading 16 `f32` (no alignment requirement).
+    unsafe fn load(self, p: *const f32) -> Self::V;
+    /// Stores 16 floats.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing 16 `f32` (no alignment requirement).
+    unsafe fn store(self, p: *mut f32, v: Self::V);
+    /// Every lane `x`.
+    fn splat(self, x: f32) -> Self::V;
+    /// `a + b`
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a - b`
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a * b`
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a / b`
+    fn div(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a * b + c` with a single rounding.
+    fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `if a < b { a } else { b }` per lane (returns `b` when unordered).
+    fn min(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `if a > b { a } else { b }` per lane (returns `b` when unordered).
+    fn max(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `|a|` (clears the sign bit).
+    fn abs(self, a: Self::V) -> Self::V;
+    /// The magnitude of `mag` with the sign bit of `sign`.
+    fn copysign(self, mag: Self::V, sign: Self::V) -> Self::V;
+    /// `a < b` per lane (false when unordered).
+    fn lt(self, a: Self::V, b: Self::V) -> Self::M;
+    /// `a > b` per lane (false when unordered).
+    fn gt(self, a: Self::V, b: Self::V) -> Self::M;
+    /// `a >= b` per lane (false when unordered).
+    fn ge(self, a: Self::V, b: Self::V) -> Self::M;
+    /// `if m { a } else { b }` per lane.
+    fn select(self, m: Self::M, a: Self::V, b: Self::V) -> Self::V;
+    /// `2^n` for lanes holding an integral `n` in `-126..=127` (exact).
+    fn pow2i(self, n: Self::V) -> Self::V;
+    /// Splits each lane `x > 0` (normal) into `(e, m)` with `x = 2^e * m`, `m` in `[1, 2)`.
+    fn frexp(self, x: Self::V) -> (Self::V, Self::V);
+}
+
+/// The scalar reference kernel set, always available.
+pub use scalar::Scalar;

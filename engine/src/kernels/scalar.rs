@@ -1,0 +1,134 @@
+//! The scalar kernel set: the executable reference.
+//!
+//! Each logical vector is sixteen `f32`s and each operation is the plain Rust one;
+//! `f32::mul_add` is a correctly rounded fused multiply-add on every target (hardware
+//! FMA where the CPU has it, an exact software routine otherwise), so this path follows
+//! the numerics contract on any CPU Rust supports.
+
+use super::{Simd, LANES};
+
+/// The scalar kernel set (always available).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scalar;
+
+type V = [f32; LANES];
+
+#[inline(always)]
+fn map(a: V, f: impl Fn(f32) -> f32) -> V {
+    let mut o = [0.0; LANES];
+    for i in 0..LANES {
+        o[i] = f(a[i]);
+    }
+    o
+}
+
+#[inline(always)]
+fn zip(a: V, b: V, f: impl Fn(f32, f32) -> f32) -> V {
+    let mut o = [0.0; LANES];
+    for i in 0..LANES {
+        o[i] = f(a[i], b[i]);
+    }
+    o
+}
+
+impl Simd for Scalar {
+    const NAME: &'static str = "scalar";
+    const TILE_LSTM: usize = 1;
+    const TILE_GRU: usize = 1;
+    const TILE_RNN: usize = 1;
+    type V = V;
+    type M = [bool; LANES];
+
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32) -> V {
+        // SAFETY: the caller guarantees 16 readable floats at `p`.
+        unsafe { p.cast::<V>().read_unaligned() }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, v: V) {
+        // SAFETY: the caller guarantees 16 writable floats at `p`.
+        unsafe { p.cast::<V>().write_unaligned(v) }
+    }
+    #[inline(always)]
+    fn splat(self, x: f32) -> V {
+        [x; LANES]
+    }
+    #[inline(always)]
+    fn add(self, a: V, b: V) -> V {
+        zip(a, b, |x, y| x + y)
+    }
+    #[inline(always)]
+    fn sub(self, a: V, b: V) -> V {
+        zip(a, b, |x, y| x - y)
+    }
+    #[inline(always)]
+    fn mul(self, a: V, b: V) -> V {
+        zip(a, b, |x, y| x * y)
+    }
+    #[inline(always)]
+    fn div(self, a: V, b: V) -> V {
+        zip(a, b, |x, y| x / y)
+    }
+    #[inline(always)]
+    fn fma(self, a: V, b: V, c: V) -> V {
+        let mut o = [0.0; LANES];
+        for i in 0..LANES {
+            o[i] = a[i].mul_add(b[i], c[i]);
+        }
+        o
+    }
+    #[inline(always)]
+    fn min(self, a: V, b: V) -> V {
+        zip(a, b, |x, y| if x < y { x } else { y })
+    }
+    #[inline(always)]
+    fn max(self, a: V, b: V) -> V {
+        zip(a, b, |x, y| if x > y { x } else { y })
+    }
+    #[inline(always)]
+    fn abs(self, a: V) -> V {
+        map(a, |x| f32::from_bits(x.to_bits() & 0x7fff_ffff))
+    }
+    #[inline(always)]
+    fn copysign(self, mag: V, sign: V) -> V {
+        zip(mag, sign, |m, s| f32::from_bits((m.to_bits() & 0x7fff_ffff) | (s.to_bits() & 0x8000_0000)))
+    }
+    #[inline(always)]
+    fn lt(self, a: V, b: V) -> [bool; LANES] {
+        let mut o = [false; LANES];
+        for i in 0..LANES {
+            o[i] = a[i] < b[i];
+        }
+        o
+    }
+    #[inline(always)]
+    fn gt(self, a: V, b: V) -> [bool; LANES] {
+        self.lt(b, a)
+    }
+    #[inline(always)]
+    fn ge(self, a: V, b: V) -> [bool; LANES] {
+        let mut o = [false; LANES];
+        for i in 0..LANES {
+            o[i] = a[i] >= b[i];
+        }
+        o
+    }
+    #[inline(always)]
+    fn select(self, m: [bool; LANES], a: V, b: V) -> V {
+        let mut o = [0.0; LANES];
+        for i in 0..LANES {
+            o[i] = if m[i] { a[i] } else { b[i] };
+        }
+        o
+    }
+    #[inline(always)]
+    fn pow2i(self, n: V) -> V {
+        map(n, |x| f32::from_bits(((x as i32 + 127) as u32) << 23))
+    }
+    #[inline(always)]
+    fn frexp(self, x: V) -> (V, V) {
+        let e = map(x, |v| ((v.to_bits() >> 23) as i32 - 127) as f32);
+        let m = map(x, |v| f32::from_bits((v.to_bits() & 0x007f_ffff) | 0x3f80_0000));
+        (e, m)
+    }
+}

@@ -1,0 +1,183 @@
+//! The AVX2+FMA kernel set: one logical 16-lane vector is a pair of `ymm` registers.
+//!
+//! Every logical operation is two independent instructions, so an LSTM block (4 gates)
+//! already gives 8 independent FMA chains; with 16 registers the tiles stay small.
+
+use crate::kernels::{Simd, LANES};
+use core::arch::x86_64::*;
+
+/// AVX2 + FMA capability token.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2(());
+
+impl Avx2 {
+    /// The token, if this CPU has AVX2, FMA and F16C.
+    #[inline]
+    pub fn new() -> Option<Self> {
+        #[cfg(feature = "std")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("f16c")
+            {
+                return Some(Avx2(()));
+            }
+            None
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            if cfg!(all(target_feature = "avx2", target_feature = "fma", target_feature = "f16c")) {
+                Some(Avx2(()))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+const _: () = assert!(LANES == 16);
+
+/// Two halves: lanes 0..8 and 8..16.
+#[derive(Clone, Copy, Debug)]
+pub struct V2(__m256, __m256);
+
+macro_rules! both {
+    ($f:ident, $a:expr, $b:expr) => {
+        V2($f($a.0, $b.0), $f($a.1, $b.1))
+    };
+}
+
+// SAFETY (for every `unsafe` block below): an `Avx2` value exists only if `new()` saw
+// the CPU support AVX2, FMA and F16C, so the intrinsics are available; they take and
+// return registers only (loads and stores are covered by the callers' contract).
+impl Simd for Avx2 {
+    const NAME: &'static str = "avx2";
+    const TILE_LSTM: usize = 1;
+    const TILE_GRU: usize = 2;
+    const TILE_RNN: usize = 4;
+    type V = V2;
+    type M = V2;
+
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32) -> V2 {
+        // SAFETY: see the impl comment; `p` is valid for 16 floats by the caller's contract.
+        unsafe { V2(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, v: V2) {
+        // SAFETY: see the impl comment; `p` is valid for 16 floats by the caller's contract.
+        unsafe {
+            _mm256_storeu_ps(p, v.0);
+            _mm256_storeu_ps(p.add(8), v.1);
+        }
+    }
+    #[inline(always)]
+    fn splat(self, x: f32) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let v = _mm256_set1_ps(x);
+            V2(v, v)
+        }
+    }
+    #[inline(always)]
+    fn add(self, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe { both!(_mm256_add_ps, a, b) }
+    }
+    #[inline(always)]
+    fn sub(self, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe { both!(_mm256_sub_ps, a, b) }
+    }
+    #[inline(always)]
+    fn mul(self, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe { both!(_mm256_mul_ps, a, b) }
+    }
+    #[inline(always)]
+    fn div(self, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe { both!(_mm256_div_ps, a, b) }
+    }
+    #[inline(always)]
+    fn fma(self, a: V2, b: V2, c: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe { V2(_mm256_fmadd_ps(a.0, b.0, c.0), _mm256_fmadd_ps(a.1, b.1, c.1)) }
+    }
+    #[inline(always)]
+    fn min(self, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment. vminps returns the second operand when unordered.
+        unsafe { both!(_mm256_min_ps, a, b) }
+    }
+    #[inline(always)]
+    fn max(self, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment. vmaxps returns the second operand when unordered.
+        unsafe { both!(_mm256_max_ps, a, b) }
+    }
+    #[inline(always)]
+    fn abs(self, a: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let m = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+            V2(_mm256_and_ps(a.0, m), _mm256_and_ps(a.1, m))
+        }
+    }
+    #[inline(always)]
+    fn copysign(self, mag: V2, sign: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let s = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MIN));
+            let f = |m, g| _mm256_or_ps(_mm256_andnot_ps(s, m), _mm256_and_ps(s, g));
+            V2(f(mag.0, sign.0), f(mag.1, sign.1))
+        }
+    }
+    #[inline(always)]
+    fn lt(self, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe { V2(_mm256_cmp_ps::<_CMP_LT_OQ>(a.0, b.0), _mm256_cmp_ps::<_CMP_LT_OQ>(a.1, b.1)) }
+    }
+    #[inline(always)]
+    fn gt(self, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe { V2(_mm256_cmp_ps::<_CMP_GT_OQ>(a.0, b.0), _mm256_cmp_ps::<_CMP_GT_OQ>(a.1, b.1)) }
+    }
+    #[inline(always)]
+    fn ge(self, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe { V2(_mm256_cmp_ps::<_CMP_GE_OQ>(a.0, b.0), _mm256_cmp_ps::<_CMP_GE_OQ>(a.1, b.1)) }
+    }
+    #[inline(always)]
+    fn select(self, m: V2, a: V2, b: V2) -> V2 {
+        // SAFETY: see the impl comment. blendv picks the second source where the mask is set.
+        unsafe { V2(_mm256_blendv_ps(b.0, a.0, m.0), _mm256_blendv_ps(b.1, a.1, m.1)) }
+    }
+    #[inline(always)]
+    fn pow2i(self, n: V2) -> V2 {
+        // SAFETY: see the impl comment. `n` is integral, so the conversion is exact.
+        unsafe {
+            let f = |x| {
+                let i = _mm256_cvtps_epi32(x);
+                _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(i, _mm256_set1_epi32(127))))
+            };
+            V2(f(n.0), f(n.1))
+        }
+    }
+    #[inline(always)]
+    fn frexp(self, x: V2) -> (V2, V2) {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let f = |x: __m256| {
+                let bits = _mm256_castps_si256(x);
+                let e = _mm256_sub_epi32(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(127));
+                let m = _mm256_or_si256(
+                    _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
+                    _mm256_set1_epi32(0x3f80_0000),
+                );
+                (_mm256_cvtepi32_ps(e), _mm256_castsi256_ps(m))
+            };
+            let (e0, m0) = f(x.0);
+            let (e1, m1) = f(x.1);
+            (V2(e0, e1), V2(m0, m1))
+        }
+    }
+}

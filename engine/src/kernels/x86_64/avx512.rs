@@ -1,0 +1,168 @@
+//! The AVX-512 kernel set: one logical 16-lane vector is one `zmm` register.
+//!
+//! With 32 vector registers, the fused kernels keep 8 (LSTM: 2 blocks x 4 gates) to 9
+//! (GRU: 3 x 3) accumulators live, enough independent FMA chains to cover the FMA
+//! latency while each weight panel row is loaded once.
+
+use crate::kernels::{Simd, LANES};
+use core::arch::x86_64::*;
+
+/// AVX-512F (+ FMA) capability token.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512(());
+
+impl Avx512 {
+    /// The token, if this CPU has AVX-512F, AVX-512BW/VL, AVX2, FMA and F16C.
+    #[inline]
+    pub fn new() -> Option<Self> {
+        #[cfg(feature = "std")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("f16c")
+            {
+                return Some(Avx512(()));
+            }
+            None
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            if cfg!(all(
+                target_feature = "avx512f",
+                target_feature = "avx512bw",
+                target_feature = "avx512vl",
+                target_feature = "fma",
+                target_feature = "f16c"
+            )) {
+                Some(Avx512(()))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+const _: () = assert!(LANES == 16);
+
+// SAFETY (for every `unsafe` block below): an `Avx512` value exists only if `new()` saw
+// the CPU support AVX-512F/BW/VL, AVX2, FMA and F16C, so the intrinsics are available;
+// they take and return registers only (loads and stores are covered by the callers'
+// contract on the pointer).
+impl Simd for Avx512 {
+    const NAME: &'static str = "avx512";
+    const TILE_LSTM: usize = 2;
+    const TILE_GRU: usize = 3;
+    const TILE_RNN: usize = 8;
+    type V = __m512;
+    type M = __mmask16;
+
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32) -> __m512 {
+        // SAFETY: see the impl comment; `p` is valid for 16 floats by the caller's contract.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, v: __m512) {
+        // SAFETY: see the impl comment; `p` is valid for 16 floats by the caller's contract.
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    fn splat(self, x: f32) -> __m512 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    fn add(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    fn sub(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    fn mul(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    fn div(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_div_ps(a, b) }
+    }
+    #[inline(always)]
+    fn fma(self, a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    fn min(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl comment. vminps returns the second operand when unordered.
+        unsafe { _mm512_min_ps(a, b) }
+    }
+    #[inline(always)]
+    fn max(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl comment. vmaxps returns the second operand when unordered.
+        unsafe { _mm512_max_ps(a, b) }
+    }
+    #[inline(always)]
+    fn abs(self, a: __m512) -> __m512 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fff_ffff))) }
+    }
+    #[inline(always)]
+    fn copysign(self, mag: __m512, sign: __m512) -> __m512 {
+        // SAFETY: see the impl comment. 0xCA = mask ? sign : mag, bitwise, with mask = the sign bit.
+        unsafe {
+            _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+                _mm512_set1_epi32(i32::MIN),
+                _mm512_castps_si512(sign),
+                _mm512_castps_si512(mag),
+                0xCA,
+            ))
+        }
+    }
+    #[inline(always)]
+    fn lt(self, a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b) }
+    }
+    #[inline(always)]
+    fn gt(self, a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b) }
+    }
+    #[inline(always)]
+    fn ge(self, a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_GE_OQ>(a, b) }
+    }
+    #[inline(always)]
+    fn select(self, m: __mmask16, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_mask_blend_ps(m, b, a) }
+    }
+    #[inline(always)]
+    fn pow2i(self, n: __m512) -> __m512 {
+        // SAFETY: see the impl comment. `n` is integral, so the conversion is exact.
+        unsafe {
+            let i = _mm512_cvtps_epi32(n);
+            _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(i, _mm512_set1_epi32(127))))
+        }
+    }
+    #[inline(always)]
+    fn frexp(self, x: __m512) -> (__m512, __m512) {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let bits = _mm512_castps_si512(x);
+            let e = _mm512_sub_epi32(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(127));
+            let m =
+                _mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(0x007f_ffff)), _mm512_set1_epi32(0x3f80_0000));
+            (_mm512_cvtepi32_ps(e), _mm512_castsi512_ps(m))
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Random model descriptions for property tests.
+
+use super::reference::SplitMix64;
+use recur_format::*;
+
+/// Every kernel set this host can run.
+pub fn isas() -> Vec<recur::Isa> {
+    recur::Isa::available().collect()
+}
+
+/// A random activation (all ONNX kinds) with well-behaved parameters.
+pub fn random_act(rng: &mut SplitMix64) -> Activation {
+    let k = ActKind::ALL[(rng.next_u64() % 11) as usize];
+    let alpha = 0.2 + 0.6 * (rng.uniform() as f32 + 1.0) / 2.0;
+    let beta = 0.5 * rng.uniform() as f32;
+    Activation::with_params(k, alpha, beta)
+}
+
+/// A random recurrent layer (cell, options, direction, activations).
+pub fn random_rec(
+    rng: &mut SplitMix64,
+    input: usize,
+    hidden: usize,
+    forward_only: bool,
+    odd_acts: bool,
+) -> RecurrentDesc {
+    let cell = [CellKind::Rnn, CellKind::Lstm, CellKind::Gru][(rng.next_u64() % 3) as usize];
+    let mut r = RecurrentDesc::new(cell, input, hidden);
+    if !forward_only {
+        r.direction = [Direction::Forward, Direction::Reverse, Direction::Bidirectional][(rng.next_u64() % 3) as usize];
+    }
+    if rng.next_u64() % 4 == 0 {
+        r.clip = Some(0.5 + (rng.uniform() as f32 + 1.0));
+    }
+    match cell {
+        CellKind::Lstm => {
+            r.input_forget = rng.next_u64() % 3 == 0;
+            r.peepholes = rng.next_u64() % 2 == 0;
+        }
+        CellKind::Gru => r.linear_before_reset = rng.next_u64() % 2 == 0,
+        CellKind::Rnn => {}
+    }
+    if odd_acts {
+        for d in 0..2 {
+            for a in 0..3 {
+                r.activations[d][a] = random_act(rng);
+            }
+        }
+    }
+    r
+}
+
+/// A random chain: 1..=max_layers recurrent layers (sizes in 1..=max_size) and maybe a dense head.
+pub fn random_model(seed: u64, max_layers: usize, max_size: usize, forward_only: bool, odd_acts: bool) -> ModelDesc {
+    let mut rng = SplitMix64(seed);
+    let mut size = |rng: &mut SplitMix64| 1 + (rng.next_u64() as usize % max_size);
+    let n = 1 + rng.next_u64() as usize % max_layers;
+    let mut input = size(&mut rng);
+    let mut layers = Vec::new();
+    for _ in 0..n {
+        let h = size(&mut rng);
+        let r = random_rec(&mut rng, input, h, forward_only, odd_acts);
+        input = r.output_size();
+        layers.push(LayerDesc::Recurrent(r));
+    }
+    if rng.next_u64() % 2 == 0 {
+        let acts = [
+            DenseAct::None,
+            DenseAct::Relu,
+            DenseAct::Tanh,
+            DenseAct::Sigmoid,
+            DenseAct::Softmax,
+            DenseAct::LogSoftmax,
+        ];
+        let activation = acts[(rng.next_u64() % 6) as usize];
+        layers.push(LayerDesc::Dense(DenseDesc {
+            input_size: input,
+            output_size: size(&mut rng),
+            activation,
+            dtype: DType::F32,
+        }));
+    }
+    ModelDesc { layers }
+}
