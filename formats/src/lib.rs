@@ -7,6 +7,9 @@
 //!   `.recur` file stores byte for byte: 16-row panels, the gates of the same 16 hidden
 //!   units in neighbouring panels, zero padding that keeps padded units inert. `pack`
 //!   converts from the ONNX tensor layout and `unpack` converts back.
+//! * [`file`]: the `.recur` weight file (specified in `formats/SPEC.md`): a validating,
+//!   zero-copy reader ([`parse`]) that works without `std`, and a deterministic writer
+//!   ([`write_bytes`], and `write_file` with `std`).
 //!
 //! This crate does no arithmetic beyond packing and quantizing, and it needs no operating
 //! system: without the default `std` feature it builds with `alloc` only, so a device can
@@ -18,9 +21,13 @@
 extern crate alloc;
 
 pub mod desc;
+pub mod file;
 pub mod interface;
 pub mod layout;
 
 pub use desc::*;
+#[cfg(feature = "std")]
+pub use file::write_file;
+pub use file::{parse, write_bytes, FileError, FileTensor, ParseOptions, RecurFile};
 pub use interface::*;
 pub use layout::*;
