@@ -77,7 +77,7 @@ fn model() -> impl Strategy<Value = PackedModel> {
             .map(|l| match l {
                 LayerDesc::Recurrent(r) => {
                     let (g, h, i, d) = (r.cell.gates(), r.hidden_size, r.input_size, r.direction.count());
-                    let with_bias = rng.next() % 2 == 0;
+                    let with_bias = rng.next().is_multiple_of(2);
                     LayerWeights::Recurrent {
                         w: rng.f32s(d * g * h * i),
                         r: rng.f32s(d * g * h * h),

@@ -395,3 +395,34 @@ pub mod testing {
 }
 
 pub use testing::fixup_checksums;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_file_checksum_is_the_hash_with_the_field_zeroed() {
+        for len in [0usize, 10, 39, 40, 41, 128, 1000, 5000] {
+            let bytes: alloc::vec::Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let mut zeroed = bytes.clone();
+            if len >= 40 {
+                zeroed[32..40].fill(0);
+            }
+            assert_eq!(file_checksum(&bytes), xxh3_64(&zeroed), "len {len}");
+        }
+    }
+
+    #[test]
+    fn constants_agree_with_the_spec() {
+        assert_eq!(ENDIAN_CHECK.to_le_bytes(), [4, 3, 2, 1]);
+        assert_eq!(wire::header::RESERVED_C + 4 * wire::header::RESERVED_C_WORDS, records::HEADER);
+        assert_eq!(wire::layer::ACTIVATIONS + 6 * records::ACTIVATION, records::LAYER);
+        assert_eq!(wire::tensor::RESERVED_B + 8, records::TENSOR);
+        assert_eq!(wire::binding::RESERVED_B + 4 * wire::binding::RESERVED_B_WORDS, records::BINDING);
+        assert_eq!(wire::dim::VALUE + 8, records::DIM);
+        assert_eq!(limits::MAX_STRING_BYTES, 1_179_648);
+        assert_eq!(align_up(0), Some(0));
+        assert_eq!(align_up(1), Some(64));
+        assert_eq!(align_up(u64::MAX - 62), None);
+    }
+}
