@@ -86,6 +86,24 @@ pub trait Simd: Copy + Send + Sync + 'static {
     fn pow2i(self, n: Self::V) -> Self::V;
     /// Splits each lane `x > 0` (normal) into `(e, m)` with `x = 2^e * m`, `m` in `[1, 2)`.
     fn frexp(self, x: Self::V) -> (Self::V, Self::V);
+
+    /// Loads 16 IEEE binary16 values and widens them exactly to `f32`.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading 16 `u16` (no alignment requirement).
+    unsafe fn load_f16(self, p: *const u16) -> Self::V;
+    /// Loads 16 bfloat16 values and widens them exactly to `f32` (a 16-bit shift).
+    ///
+    /// # Safety
+    /// `p` must be valid for reading 16 `u16` (no alignment requirement).
+    unsafe fn load_bf16(self, p: *const u16) -> Self::V;
+    /// Loads one int8 panel row group: 64 bytes laid out `[16 lanes][4 k]` and returns the
+    /// four vectors of consecutive `k` (`out[j]` lane `l` = byte `4 l + j`), converted
+    /// exactly to `f32`.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading 64 bytes (no alignment requirement).
+    unsafe fn load_i8x4(self, p: *const i8) -> [Self::V; 4];
 }
 
 /// The scalar reference kernel set, always available.

@@ -131,4 +131,28 @@ impl Simd for Scalar {
         let m = map(x, |v| f32::from_bits((v.to_bits() & 0x007f_ffff) | 0x3f80_0000));
         (e, m)
     }
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> V {
+        // SAFETY: the caller guarantees 16 readable `u16` at `p`.
+        let h = unsafe { p.cast::<[u16; LANES]>().read_unaligned() };
+        h.map(|b| half::f16::from_bits(b).to_f32())
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(self, p: *const u16) -> V {
+        // SAFETY: the caller guarantees 16 readable `u16` at `p`.
+        let h = unsafe { p.cast::<[u16; LANES]>().read_unaligned() };
+        h.map(|b| f32::from_bits((b as u32) << 16))
+    }
+    #[inline(always)]
+    unsafe fn load_i8x4(self, p: *const i8) -> [V; 4] {
+        // SAFETY: the caller guarantees 64 readable bytes at `p`.
+        let q = unsafe { p.cast::<[i8; 4 * LANES]>().read_unaligned() };
+        let mut out = [[0.0; LANES]; 4];
+        for l in 0..LANES {
+            for (j, o) in out.iter_mut().enumerate() {
+                o[l] = q[4 * l + j] as f32;
+            }
+        }
+        out
+    }
 }

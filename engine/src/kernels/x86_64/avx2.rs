@@ -180,4 +180,32 @@ impl Simd for Avx2 {
             (V2(e0, e1), V2(m0, m1))
         }
     }
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> V2 {
+        // SAFETY: see the impl comment; 32 readable bytes at `p` by the caller's contract.
+        unsafe { V2(_mm256_cvtph_ps(_mm_loadu_si128(p.cast())), _mm256_cvtph_ps(_mm_loadu_si128(p.add(8).cast()))) }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(self, p: *const u16) -> V2 {
+        // SAFETY: see the impl comment; 32 readable bytes at `p` by the caller's contract.
+        unsafe {
+            let w = |q: *const u16| {
+                _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(_mm_loadu_si128(q.cast()))))
+            };
+            V2(w(p), w(p.add(8)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_i8x4(self, p: *const i8) -> [V2; 4] {
+        // SAFETY: see the impl comment; 64 readable bytes at `p` by the caller's contract.
+        unsafe {
+            let a = _mm256_loadu_si256(p.cast());
+            let b = _mm256_loadu_si256(p.add(32).cast());
+            let j0 = |x| _mm256_cvtepi32_ps(_mm256_srai_epi32::<24>(_mm256_slli_epi32::<24>(x)));
+            let j1 = |x| _mm256_cvtepi32_ps(_mm256_srai_epi32::<24>(_mm256_slli_epi32::<16>(x)));
+            let j2 = |x| _mm256_cvtepi32_ps(_mm256_srai_epi32::<24>(_mm256_slli_epi32::<8>(x)));
+            let j3 = |x| _mm256_cvtepi32_ps(_mm256_srai_epi32::<24>(x));
+            [V2(j0(a), j0(b)), V2(j1(a), j1(b)), V2(j2(a), j2(b)), V2(j3(a), j3(b))]
+        }
+    }
 }

@@ -165,4 +165,28 @@ impl Simd for Avx512 {
             (_mm512_cvtepi32_ps(e), _mm512_castsi512_ps(m))
         }
     }
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> __m512 {
+        // SAFETY: see the impl comment; 32 readable bytes at `p` by the caller's contract.
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(self, p: *const u16) -> __m512 {
+        // SAFETY: see the impl comment; 32 readable bytes at `p` by the caller's contract.
+        unsafe { _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p.cast())))) }
+    }
+    #[inline(always)]
+    unsafe fn load_i8x4(self, p: *const i8) -> [__m512; 4] {
+        // SAFETY: see the impl comment; 64 readable bytes at `p` by the caller's contract.
+        // Byte j of each 32-bit lane is moved to the top and sign-extended back down.
+        unsafe {
+            let x = _mm512_loadu_si512(p.cast());
+            [
+                _mm512_cvtepi32_ps(_mm512_srai_epi32::<24>(_mm512_slli_epi32::<24>(x))),
+                _mm512_cvtepi32_ps(_mm512_srai_epi32::<24>(_mm512_slli_epi32::<16>(x))),
+                _mm512_cvtepi32_ps(_mm512_srai_epi32::<24>(_mm512_slli_epi32::<8>(x))),
+                _mm512_cvtepi32_ps(_mm512_srai_epi32::<24>(x)),
+            ]
+        }
+    }
 }

@@ -1,0 +1,172 @@
+//! One harness for the `Simd` trait, instantiated for every kernel set the host has:
+//! each operation on random and special values must give the scalar path's bits
+//! (NaN payloads excepted), and the activations built on them too.
+
+use recur::kernels::{Scalar, Simd, LANES};
+use recur::math;
+
+fn canon(v: [f32; LANES]) -> [u32; LANES] {
+    v.map(|x| if x.is_nan() { 0x7fc0_0000 } else { x.to_bits() })
+}
+
+/// Special and random values, 16 at a time.
+fn inputs() -> Vec<[f32; LANES]> {
+    let specials = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        -0.5,
+        1e-30,
+        -1e-30,
+        1e-40,
+        88.5,
+        -88.5,
+        9.125,
+        -9.125,
+        20.0,
+        -20.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MAX,
+        f32::MIN,
+        f32::MIN_POSITIVE,
+        3.0,
+        -7.0,
+        0.1,
+    ];
+    let mut out = Vec::new();
+    for c in specials.chunks(LANES) {
+        let mut v = [0.25; LANES];
+        v[..c.len()].copy_from_slice(c);
+        out.push(v);
+    }
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    for _ in 0..400 {
+        let mut v = [0.0; LANES];
+        for e in &mut v {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *e = ((x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * [0.01, 1.0, 5.0, 30.0][(x % 4) as usize];
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// Every operation of `S` on `a, b, c`, stored lane-wise.
+fn ops<S: Simd>(s: S, a: [f32; LANES], b: [f32; LANES], c: [f32; LANES]) -> Vec<[f32; LANES]> {
+    let mut out = Vec::new();
+    let mut st = |v: S::V| {
+        let mut o = [0.0f32; LANES];
+        // SAFETY: `o` holds 16 floats.
+        unsafe { s.store(o.as_mut_ptr(), v) };
+        out.push(o);
+    };
+    // SAFETY: each array holds 16 floats.
+    let (va, vb, vc) = unsafe { (s.load(a.as_ptr()), s.load(b.as_ptr()), s.load(c.as_ptr())) };
+    st(s.add(va, vb));
+    st(s.sub(va, vb));
+    st(s.mul(va, vb));
+    st(s.div(va, vb));
+    st(s.fma(va, vb, vc));
+    st(s.min(va, vb));
+    st(s.max(va, vb));
+    st(s.abs(va));
+    st(s.copysign(va, vb));
+    st(s.select(s.lt(va, vb), va, vc));
+    st(s.select(s.gt(va, vb), va, vc));
+    st(s.select(s.ge(va, vb), va, vc));
+    st(s.splat(a[3]));
+    let n = s.sub(
+        s.fma(s.min(s.splat(100.0), s.max(s.splat(-100.0), va)), s.splat(1.0), s.splat(12582912.0)),
+        s.splat(12582912.0),
+    );
+    st(s.pow2i(n));
+    let (e, m) = s.frexp(s.add(s.abs(va), s.splat(1e-3)));
+    st(e);
+    st(m);
+    st(math::tanh(s, va));
+    st(math::sigmoid(s, va));
+    st(math::exp(s, va));
+    st(math::ln(s, s.add(s.abs(va), s.splat(1e-3))));
+    st(math::log1p_unit(s, s.min(s.splat(1.0), s.abs(va))));
+    for kind in recur_format::ActKind::ALL {
+        let act = recur_format::Activation::with_params(kind, 0.7, -0.2);
+        st(math::activate(s, &act, va));
+    }
+    let half: [u16; LANES] = a.map(|x| half::f16::from_f32(x).to_bits());
+    let bf: [u16; LANES] = a.map(|x| (x.to_bits() >> 16) as u16);
+    let mut q = [0i8; 4 * LANES];
+    for (i, e) in q.iter_mut().enumerate() {
+        *e = (a[i % LANES] * 40.0 + i as f32) as i8;
+    }
+    // SAFETY: the arrays hold 16 u16 / 64 bytes.
+    unsafe {
+        st(s.load_f16(half.as_ptr()));
+        st(s.load_bf16(bf.as_ptr()));
+        for v in s.load_i8x4(q.as_ptr()) {
+            st(v);
+        }
+    }
+    out
+}
+
+fn check<S: Simd>(s: S) {
+    let ins = inputs();
+    let mut checked = 0;
+    for (i, a) in ins.iter().enumerate() {
+        let b = ins[(i * 7 + 3) % ins.len()];
+        let c = ins[(i * 13 + 5) % ins.len()];
+        let want = ops(Scalar, *a, b, c);
+        let got = ops(s, *a, b, c);
+        for (k, (w, g)) in want.iter().zip(&got).enumerate() {
+            assert_eq!(canon(*g), canon(*w), "{}: op #{k} differs from scalar on a={a:?} b={b:?} c={c:?}", S::NAME);
+            checked += 1;
+        }
+    }
+    println!("{}: {checked} vectors identical to scalar", S::NAME);
+}
+
+#[test]
+fn every_kernel_set_matches_scalar_per_op() {
+    check(Scalar);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(s) = recur::kernels::x86_64::avx2::Avx2::new() {
+            check(s);
+        }
+        if let Some(s) = recur::kernels::x86_64::avx512::Avx512::new() {
+            check(s);
+        }
+    }
+}
+
+#[test]
+fn wide_loads_are_exact() {
+    // f16 and bf16 widening and the int8 de-interleave on the scalar path, against `half`.
+    let vals: [f32; LANES] = core::array::from_fn(|i| (i as f32 - 7.5) * 0.37);
+    let h: [u16; LANES] = vals.map(|x| half::f16::from_f32(x).to_bits());
+    // SAFETY: 16 u16.
+    let got = unsafe { Scalar.load_f16(h.as_ptr()) };
+    for i in 0..LANES {
+        assert_eq!(got[i], half::f16::from_bits(h[i]).to_f32());
+    }
+    let b: [u16; LANES] = vals.map(|x| half::bf16::from_f32(x).to_bits());
+    // SAFETY: 16 u16.
+    let got = unsafe { Scalar.load_bf16(b.as_ptr()) };
+    for i in 0..LANES {
+        assert_eq!(got[i], half::bf16::from_bits(b[i]).to_f32());
+    }
+    let q: [i8; 64] = core::array::from_fn(|i| (i as i32 * 5 - 128) as i8);
+    // SAFETY: 64 bytes.
+    let v = unsafe { Scalar.load_i8x4(q.as_ptr()) };
+    for l in 0..LANES {
+        for j in 0..4 {
+            assert_eq!(v[j][l], q[4 * l + j] as f32);
+        }
+    }
+}
