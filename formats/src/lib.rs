@@ -7,7 +7,7 @@
 //!   `.recur` file stores byte for byte: 16-row panels, the gates of the same 16 hidden
 //!   units in neighbouring panels, zero padding that keeps padded units inert. `pack`
 //!   converts from the ONNX tensor layout and `unpack` converts back.
-//! * [`file`]: the `.recur` weight file (specified in `formats/SPEC.md`): a validating,
+//! * [`file`](mod@file): the `.recur` weight file (specified in `formats/SPEC.md`): a validating,
 //!   zero-copy reader ([`parse`]) that works without `std`, and a deterministic writer
 //!   ([`write_bytes`], and `write_file` with `std`).
 //!

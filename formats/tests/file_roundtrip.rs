@@ -261,6 +261,11 @@ fn write_file_replaces_atomically() {
     bad.tensors.pop();
     assert!(matches!(write_file(&path, &bad, &small_iface()), Err(FileError::TensorCount { .. })));
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    // The operating system's refusal is reported with the path.
+    let missing = dir.join("no such dir").join("model.recur");
+    let e = write_file(&missing, &model, &small_iface()).unwrap_err();
+    assert!(matches!(&e, FileError::Io { path, .. } if path == &missing), "{e}");
+    assert!(e.to_string().starts_with("i/o error on "), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

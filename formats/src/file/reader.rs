@@ -101,8 +101,8 @@ impl<'a> RecurFile<'a> {
                 .collect(),
         }
     }
-    /// The decoded parts, dropping the borrow of the input's metadata (the tensor ranges
-    /// stay valid for the same input).
+    /// The decoded parts, without the borrow of the input; the tensor ranges still index
+    /// the same bytes.
     pub fn into_parts(self) -> (ModelDesc, GraphInterface, Vec<FileTensor>) {
         (self.desc, self.interface, self.tensors)
     }
