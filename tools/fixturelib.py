@@ -195,6 +195,8 @@ def ref_eval(model, feeds):
             outs = [Y, Yh, Yc]
         elif op == "Constant":
             outs = [numpy_helper.to_array(a["value"])]
+        elif op == "Identity":
+            outs = [ins[0]]
         elif op == "Transpose":
             outs = [np.transpose(ins[0], a.get("perm"))]
         elif op == "Squeeze":

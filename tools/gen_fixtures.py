@@ -176,9 +176,10 @@ def rnn_case(name, op, *, opset=14, I=5, H=17, T=7, Bn=3, direction=None, acts=N
         if "initial_c" in feeds:
             feeds["initial_c"] = c0.transpose(1, 0, 2) if L1 else c0
 
-        rnnref.CLIP_STATS.update(total=0, clipped=0)
+        rnnref.CLIP_STATS.update(total=0, clipped=0, cells=0, cells_over=0)
         ref, used = fl.ref_eval(model, feeds)
         clip_frac = rnnref.CLIP_STATS["clipped"] / max(1, rnnref.CLIP_STATS["total"])
+        cell_over = rnnref.CLIP_STATS["cells_over"] / max(1, rnnref.CLIP_STATS["cells"])
 
         # What onnxruntime runs: the model itself, or its canonical twin.
         notes = []
@@ -310,6 +311,16 @@ def rnn_case(name, op, *, opset=14, I=5, H=17, T=7, Bn=3, direction=None, acts=N
     if clip is not None:
         assert clip_frac > 0.05, (name, clip_frac)
         meta["clip_active_fraction"] = round(clip_frac, 4)
+        if op == "LSTM":
+            meta["cell_state_beyond_clip_fraction"] = round(cell_over, 4)
+            rnnref.ALT_CLIP_CELL = True
+            try:
+                alt, _ = fl.ref_eval(model, feeds)
+            finally:
+                rnnref.ALT_CLIP_CELL = False
+            alt_diff = max(fl.max_abs_diff(alt[k_], ref[k_]) for k_ in ref)
+            assert alt_diff > 100 * TOL["abs"], (name, alt_diff)
+            meta["clip_cell_state_alt_max_abs_diff"] = alt_diff
     emit(name, model, feeds, expected, meta, ort_loads=ort_loads)
 
 
@@ -403,7 +414,7 @@ def single_node_cases():
              acts=["HardSigmoid", "LeakyRelu", "Elu", "Sigmoid", "Elu", "LeakyRelu"],
              desc="No activation_alpha/beta: ONNX defaults (HardSigmoid 0.2/0.5, LeakyRelu 0.01, Elu 1.0)")
     for opset in (14, 22):
-        rnn_case(f"lstm_clip_op{opset}", "LSTM", opset=opset, clip=0.7, wscale=2.5, desc="Clip")
+        rnn_case(f"lstm_clip_op{opset}", "LSTM", opset=opset, clip=0.5, wscale=2.5, init_c=True, desc="Clip")
     rnn_case("lstm_reverse_op14", "LSTM", direction="reverse", init_h=True, init_c=True, desc="Reverse")
     rnn_case("lstm_bidirectional_op14", "LSTM", direction="bidirectional", desc="Bidirectional")
     rnn_case("lstm_no_hidden_size_op14", "LSTM", hidden_size_attr=False, peephole=True,
@@ -768,7 +779,7 @@ def stateful_case(name, kind, layers, I, H, K, Tc, n_chunks, head_act=None):
         if kind == "lstm":
             feeds["c0"] = c
         out = fl.run_ort(model, feeds)
-        ref, _ = _ref_eval_identity(model, feeds)
+        ref, _ = fl.ref_eval(model, feeds)
         verify(name, model, feeds, out, ref, [])
         max_ref = max(max_ref, max(fl.max_abs_diff(out[k], ref[k]) for k in out))
         sets.append((feeds, out))
@@ -807,29 +818,6 @@ def stateful_case(name, kind, layers, I, H, K, Tc, n_chunks, head_act=None):
     extra = [(f"set_chunk{i + 1}", f"chunk {i + 1} of the stream: new x, h0/c0 = hn/cn outputs of chunk {i}",
               sets[i][0], sets[i][1]) for i in range(1, n_chunks)]
     emit(name, model, sets[0][0], sets[0][1], meta, extra_sets=extra)
-
-
-def _ref_eval_identity(model, feeds):
-    # ref_eval does not know Identity; run it on a copy with Identity folded into its producer's name.
-    import copy
-    m = copy.deepcopy(model)
-    ren = {}
-    keep = []
-    for n in m.graph.node:
-        if n.op_type == "Identity":
-            ren[n.input[0]] = n.output[0]
-        else:
-            keep.append(n)
-    for n in keep:
-        for j, o in enumerate(n.output):
-            if o in ren:
-                n.output[j] = ren[o]
-        for j, i in enumerate(n.input):
-            if i in ren:
-                n.input[j] = ren[i]
-    del m.graph.node[:]
-    m.graph.node.extend(keep)
-    return fl.ref_eval(m, feeds)
 
 
 # ---------------------------------------------------------------------------- torch-style

@@ -108,7 +108,8 @@ DEFAULT_ACTS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid",
 NGATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 
 
-CLIP_STATS = {"total": 0, "clipped": 0}  # how many pre-activations a clip attribute changed
+ALT_CLIP_CELL = False  # True: also clip the cell state before h() (the reading the fixtures rule out)
+CLIP_STATS = {"total": 0, "clipped": 0, "cells": 0, "cells_over": 0}  # how many pre-activations a clip attribute changed
 
 
 def _clip(x, clip):
@@ -184,8 +185,11 @@ def run_op(op, X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=No
                         f = fa[0](_clip(g[2 * H:3 * H] + pf * c, clip))
                     cc = fa[1](_clip(g[3 * H:], clip))
                     c = f * c + i * cc
+                    if clip is not None:  # the cell state is not clipped before h(); count how often it matters
+                        CLIP_STATS["cells"] += c.size
+                        CLIP_STATS["cells_over"] += int(np.sum(np.abs(c) > clip))
                     o = fa[0](_clip(g[H:2 * H] + po * c, clip))
-                    h = o * fa[2](c)
+                    h = o * fa[2](_clip(c, clip) if ALT_CLIP_CELL else c)
                 Y[t, d, b] = h
             Yh[d, b] = h
             Yc[d, b] = c
