@@ -7,6 +7,8 @@
 //!   `.recur` file stores byte for byte: 16-row panels, the gates of the same 16 hidden
 //!   units in neighbouring panels, zero padding that keeps padded units inert. `pack`
 //!   converts from the ONNX tensor layout and `unpack` converts back.
+//! * `onnx` (feature `onnx`): the ONNX importer, from an exported model to a packed model
+//!   and the description of its graph interface.
 //! * [`file`](mod@file): the `.recur` weight file (specified in `formats/SPEC.md`): a validating,
 //!   zero-copy reader ([`parse`]) that works without `std`, and a deterministic writer
 //!   ([`write_bytes`], and `write_file` with `std`).
@@ -24,6 +26,8 @@ pub mod desc;
 pub mod file;
 pub mod interface;
 pub mod layout;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 
 pub use desc::*;
 #[cfg(feature = "std")]
