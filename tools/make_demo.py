@@ -326,7 +326,7 @@ def run_stream(model, stream):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=2500)
     ap.add_argument("--gradcheck", action="store_true")
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--save-params", help="also save the trained float64 parameters to this .npz")
