@@ -10,9 +10,8 @@
 
 use super::error::OnnxError;
 use super::graph::Node;
-use super::proto::data_type;
 use super::tensor::{self, Data, ElemType, SInt, Scalar, Tensor};
-use super::value::{group_size, Splat, Val};
+use super::value::{Splat, Val};
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -1197,15 +1196,4 @@ fn unary(node: &Node<'_>, op: &str, x: &Tensor) -> R<Tensor> {
         _ => return Err(type_mismatch(node, alloc::format!("{op} does not apply to {}", x.ty))),
     };
     Ok(Tensor { ty: x.ty, shape: x.shape.clone(), data })
-}
-
-/// Checks the element type code of a graph value against float32.
-pub(crate) fn is_f32_code(code: i32) -> bool {
-    code == data_type::FLOAT
-}
-
-/// Shape of a run-time value's groups, for `Shape`: used by tests of the symbolic path.
-#[allow(dead_code)]
-pub(crate) fn dyn_shape(v: &super::value::DynVal) -> Option<Vec<SInt>> {
-    v.groups.iter().map(group_size).collect()
 }

@@ -17,8 +17,8 @@ pub(crate) type VId = usize;
 /// Where a value comes from.
 #[derive(Clone, Debug)]
 pub(crate) enum Def<'m> {
-    /// The i-th graph input that is not an initializer.
-    Input(usize),
+    /// A graph input that is not an initializer.
+    Input,
     /// An initializer.
     Init(&'m TensorProto),
     /// Output `slot` of node `node`.
@@ -60,7 +60,7 @@ pub(crate) struct Graph<'m> {
 
 fn describe(def: &Def<'_>, g: &Graph<'_>) -> String {
     match def {
-        Def::Input(_) => "a graph input".into(),
+        Def::Input => "a graph input".into(),
         Def::Init(_) => "an initializer".into(),
         Def::Node(n, _) => alloc::format!("an output of {}", g.nodes[*n].label),
         Def::Synth(_) => "a rewritten constant".into(),
@@ -95,7 +95,7 @@ impl<'m> Graph<'m> {
         if let Some(first) = &self.defs[id] {
             // An initializer may share its name with a graph input (IR < 4 lists every
             // initializer among the inputs, as an overridable default).
-            let ok = matches!((first, &def), (Def::Input(_), Def::Init(_)) | (Def::Init(_), Def::Input(_)));
+            let ok = matches!((first, &def), (Def::Input, Def::Init(_)) | (Def::Init(_), Def::Input));
             if !ok {
                 return Err(OnnxError::DuplicateDefinition {
                     name: self.names[id].clone(),
@@ -133,8 +133,7 @@ impl<'m> Graph<'m> {
             if init_names.contains(info.name.as_str()) {
                 continue;
             }
-            let idx = g.inputs.len();
-            g.define(id, Def::Input(idx))?;
+            g.define(id, Def::Input)?;
             g.inputs.push(GraphInput { id, info });
         }
         for t in &graph.initializer {
@@ -390,10 +389,6 @@ impl Node<'_> {
         }
     }
 
-    /// Input `slot`, if present and not empty.
-    pub(crate) fn input(&self, slot: usize) -> Option<VId> {
-        self.inputs.get(slot).copied().flatten()
-    }
     /// Output `slot`, if requested.
     pub(crate) fn output(&self, slot: usize) -> Option<VId> {
         self.outputs.get(slot).copied().flatten()

@@ -159,10 +159,6 @@ impl<'m, 'o> Importer<'m, 'o> {
         &mut self.g
     }
 
-    pub(crate) fn ext_mut(&mut self) -> &mut ExternalData {
-        &mut self.ext
-    }
-
     pub(crate) fn graph(&self) -> &Graph<'m> {
         &self.g
     }
@@ -283,6 +279,8 @@ impl<'m, 'o> Importer<'m, 'o> {
 
     /// Runs the walk and builds the result.
     pub(crate) fn run(mut self) -> R<Recognised> {
+        // A rewrite may have added values since `new`.
+        self.vals.resize(self.g.names.len(), None);
         let order = self.g.topo_order()?;
         let live = self.g.live_nodes();
         let order: Vec<usize> = order.into_iter().filter(|&n| live[n]).collect();

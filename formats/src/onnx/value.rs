@@ -105,13 +105,6 @@ impl Val {
             Val::Dyn(d) => d.ty,
         }
     }
-    pub(crate) fn rank(&self) -> usize {
-        match self {
-            Val::Const(t) => t.shape.len(),
-            Val::Splat(s) => s.shape.len(),
-            Val::Dyn(d) => d.groups.len(),
-        }
-    }
     /// The shape, symbolic where sizes are only known at run time.
     pub(crate) fn shape(&self) -> Option<Vec<SInt>> {
         match self {
@@ -237,10 +230,6 @@ impl DynVal {
             }
         }
         DynVal { kind: self.kind.clone(), ty: self.ty, groups, dropped }
-    }
-
-    pub(crate) fn with_kind(&self, kind: DynKind) -> DynVal {
-        DynVal { kind, ..self.clone() }
     }
 }
 
