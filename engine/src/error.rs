@@ -11,6 +11,15 @@ pub enum Error {
     /// Weights do not fit the description.
     #[error("invalid weights: {0}")]
     Pack(#[from] recur_format::PackError),
+    /// The `.recur` file is invalid.
+    #[error("invalid .recur file: {0}")]
+    File(#[from] recur_format::FileError),
+    /// Reading or mapping the file failed.
+    #[error("{0}")]
+    Io(String),
+    /// A static buffer that is not 64-byte aligned.
+    #[error("buffer is not 64-byte aligned (address mod 64 = {0}); use Model::from_bytes, which copies")]
+    Unaligned(usize),
     /// A tensor is missing or has the wrong size or alignment.
     #[error("tensor {tensor} of layer {layer}: {what}")]
     Tensor {

@@ -274,6 +274,16 @@ use crate::kernels::x86_64::{avx2::Avx2, avx512::Avx512};
 entries!(step_avx512, run_avx512, Avx512, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
 #[cfg(target_arch = "x86_64")]
 entries!(step_avx2, run_avx2, Avx2, "avx2,fma,f16c");
+#[cfg(target_arch = "aarch64")]
+use crate::kernels::aarch64::neon::Neon;
+#[cfg(target_arch = "aarch64")]
+entries!(step_neon, run_neon, Neon, "neon");
+
+/// The portable kernel set needs no target feature beyond the baseline.
+fn portable_step(m: &Model, state: &mut State, x: *const f32, y: *mut f32) {
+    // SAFETY: contract checked by the public caller.
+    unsafe { step_generic(crate::kernels::Portable, m, state, x, y) }
+}
 
 fn scalar_step(m: &Model, state: &mut State, x: *const f32, y: *mut f32) {
     // SAFETY: contract checked by the public caller.
@@ -310,6 +320,10 @@ impl Model {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, for AVX2.
             Isa::Avx2 => unsafe { step_avx2(Avx2::new().unwrap_unchecked(), self, state, x.as_ptr(), y.as_mut_ptr()) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: as above, for NEON.
+            Isa::Neon => unsafe { step_neon(Neon::new().unwrap_unchecked(), self, state, x.as_ptr(), y.as_mut_ptr()) },
+            Isa::Portable => portable_step(self, state, x.as_ptr(), y.as_mut_ptr()),
             _ => scalar_step(self, state, x.as_ptr(), y.as_mut_ptr()),
         }
         Ok(())
@@ -343,8 +357,47 @@ impl Model {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: see `step`.
             Isa::Avx2 => unsafe { run_avx2(Avx2::new().unwrap_unchecked(), self, state, xs, frames, ys) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: see `step`.
+            Isa::Neon => unsafe { run_neon(Neon::new().unwrap_unchecked(), self, state, xs, frames, ys) },
+            // SAFETY: lengths checked above.
+            Isa::Portable => unsafe { run_generic(crate::kernels::Portable, self, state, xs, frames, ys) },
             // SAFETY: lengths checked above.
             _ => unsafe { run_generic(crate::kernels::Scalar, self, state, xs, frames, ys) },
+        }
+        Ok(())
+    }
+}
+
+impl Model {
+    /// Advances many independent streams of this model by one frame each: `states[i]`
+    /// consumes frame `i` of `xs` (`states.len() * input_size` floats) and writes frame
+    /// `i` of `ys`. Each stream's result is bit-identical to stepping it alone with
+    /// [`Model::step`], whatever the grouping, order and thread count. Work is spread over
+    /// the current rayon pool (call it inside `pool.install(..)` to cap the threads); see
+    /// [`Model::step_many_with`] for a single-threaded call that never touches rayon.
+    pub fn step_many(&self, states: &mut [&mut State], xs: &[f32], ys: &mut [f32]) -> Result<(), Error> {
+        self.step_many_with(states, xs, ys, None)
+    }
+
+    /// [`Model::step_many`] with an explicit thread cap: `Some(1)` runs on the calling
+    /// thread only and never touches rayon; `None` uses the current rayon pool.
+    pub fn step_many_with(
+        &self,
+        states: &mut [&mut State],
+        xs: &[f32],
+        ys: &mut [f32],
+        threads: Option<usize>,
+    ) -> Result<(), Error> {
+        let (i, o) = (self.input_size(), self.output_size());
+        Self::check_len("input frames", xs.len(), states.len() * i)?;
+        Self::check_len("output frames", ys.len(), states.len() * o)?;
+        for s in states.iter() {
+            self.check_state(s)?;
+        }
+        let _ = threads;
+        for (n, s) in states.iter_mut().enumerate() {
+            self.step(s, &xs[n * i..][..i], &mut ys[n * o..][..o])?;
         }
         Ok(())
     }

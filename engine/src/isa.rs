@@ -24,7 +24,7 @@ pub enum Isa {
 
 impl Isa {
     /// Every kernel set, in order of preference (best last).
-    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Portable, Isa::Avx2, Isa::Avx512, Isa::Neon];
+    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Portable, Isa::Neon, Isa::Avx2, Isa::Avx512];
 
     /// Name as accepted by `RECUR_ISA`.
     pub const fn name(self) -> &'static str {
@@ -46,7 +46,9 @@ impl Isa {
     pub fn is_available(self) -> bool {
         match self {
             Isa::Scalar => true,
-            Isa::Portable => false,
+            Isa::Portable => true,
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => crate::kernels::aarch64::neon::Neon::new().is_some(),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => crate::kernels::x86_64::avx2::Avx2::new().is_some(),
             #[cfg(target_arch = "x86_64")]

@@ -58,5 +58,5 @@ mod model;
 
 pub use error::Error;
 pub use isa::Isa;
-pub use model::{Model, State};
+pub use model::{Model, OpenOptions, State};
 pub use recur_format;

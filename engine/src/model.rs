@@ -91,10 +91,27 @@ pub(crate) struct Scratch {
     pub buf: [usize; 2],
 }
 
+/// How to open a `.recur` file.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Verify the whole-file and per-tensor checksums (default `true`). Skipping them
+    /// makes opening touch no weight page before the first step: for trusted files only.
+    pub verify_checksums: bool,
+    /// Force a kernel set (default: [`Isa::select`], which honours `RECUR_ISA`).
+    pub isa: Option<Isa>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { verify_checksums: true, isa: None }
+    }
+}
+
 static NEXT_MODEL_ID: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) struct Inner {
     pub desc: ModelDesc,
+    pub interface: recur_format::GraphInterface,
     pub backing: Arc<Backing>,
     pub plans: Vec<Plan>,
     pub isa: Isa,
@@ -261,6 +278,7 @@ impl Model {
         Ok(Model {
             inner: Arc::new(Inner {
                 desc,
+                interface: recur_format::GraphInterface::default(),
                 plans,
                 isa,
                 scratch,
@@ -272,6 +290,78 @@ impl Model {
                 backing: Arc::new(backing),
             }),
         })
+    }
+
+    /// Opens a `.recur` file by memory-mapping it read-only (checksums verified; see
+    /// [`OpenOptions`] to skip them for trusted files). Opening costs a header parse and,
+    /// with checksums, one read of the file; no weight is copied.
+    ///
+    /// The file must not be modified or truncated while the model is alive: the weights
+    /// are read straight from the mapping (recur's own writer replaces files by renaming
+    /// a new file over them, which leaves an existing mapping intact).
+    #[cfg(feature = "std")]
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Model, Error> {
+        Self::open_with(path, &OpenOptions::default())
+    }
+
+    /// [`Model::open`] with options.
+    #[cfg(feature = "std")]
+    pub fn open_with(path: impl AsRef<std::path::Path>, opts: &OpenOptions) -> Result<Model, Error> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::Io(alloc::format!("{}: {e}", path.display())))?;
+        // SAFETY: the map is read-only and private to this process; the documented
+        // contract of `open` is that the file is not modified while mapped (truncating
+        // it would turn reads into SIGBUS, which no safe API can prevent).
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| Error::Io(alloc::format!("{}: mmap: {e}", path.display())))?;
+        Self::from_backing(Backing::Mmap(map), opts)
+    }
+
+    /// Loads a `.recur` file from bytes, copying them once into aligned memory (so any
+    /// buffer works, aligned or not).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, Error> {
+        Self::from_bytes_with(bytes, &OpenOptions::default())
+    }
+
+    /// [`Model::from_bytes`] with options.
+    pub fn from_bytes_with(bytes: &[u8], opts: &OpenOptions) -> Result<Model, Error> {
+        Self::from_backing(Backing::copy_aligned(bytes), opts)
+    }
+
+    /// Runs a `.recur` file in place from a static buffer (firmware, `include_bytes!`),
+    /// without copying. The buffer must start on a 64-byte boundary; an unaligned one is
+    /// refused with [`Error::Unaligned`] (use [`Model::from_bytes`] to copy it instead).
+    pub fn from_static(bytes: &'static [u8], opts: &OpenOptions) -> Result<Model, Error> {
+        if !recur_format::file::is_aligned(bytes) {
+            return Err(Error::Unaligned(bytes.as_ptr() as usize % ALIGN));
+        }
+        Self::from_backing(Backing::Static(bytes), opts)
+    }
+
+    fn from_backing(backing: Backing, opts: &OpenOptions) -> Result<Model, Error> {
+        let parsed = recur_format::file::parse(
+            backing.bytes(),
+            recur_format::ParseOptions { verify_checksums: opts.verify_checksums },
+        )?;
+        let desc = parsed.desc().clone();
+        let interface = parsed.interface().clone();
+        let table: Vec<(TensorSpec, usize)> = parsed.tensors().iter().map(|t| (t.spec, t.offset)).collect();
+        let fingerprint = parsed.file_checksum();
+        let isa = match opts.isa {
+            Some(i) => i,
+            None => Isa::select()?,
+        };
+        drop(parsed);
+        let mut m = Self::build(desc, backing, &table, fingerprint, isa)?;
+        if let Some(inner) = Arc::get_mut(&mut m.inner) {
+            inner.interface = interface;
+        }
+        Ok(m)
+    }
+
+    /// The ONNX graph interface recorded in the file (empty for models built in memory).
+    pub fn interface(&self) -> &recur_format::GraphInterface {
+        &self.inner.interface
     }
 
     /// The model description.
@@ -290,6 +380,7 @@ impl Model {
         }
         let inner = Inner {
             desc: self.inner.desc.clone(),
+            interface: self.inner.interface.clone(),
             backing: self.inner.backing.clone(),
             plans: self.inner.plans.clone(),
             isa,

@@ -134,6 +134,12 @@ fn check<S: Simd>(s: S) {
 #[test]
 fn every_kernel_set_matches_scalar_per_op() {
     check(Scalar);
+    check(recur::kernels::Portable);
+    #[cfg(target_arch = "aarch64")]
+    {
+        let s = recur::kernels::aarch64::neon::Neon::new().expect("NEON is baseline on aarch64");
+        check(s);
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if let Some(s) = recur::kernels::x86_64::avx2::Avx2::new() {
@@ -141,6 +147,41 @@ fn every_kernel_set_matches_scalar_per_op() {
         }
         if let Some(s) = recur::kernels::x86_64::avx512::Avx512::new() {
             check(s);
+        }
+    }
+}
+
+/// Every f16 and bf16 bit pattern through `load_f16` / `load_bf16` of `S`, against `half`
+/// (NaNs: only NaN-ness is compared, payloads are unspecified).
+fn check_every_half<S: Simd>(s: S) {
+    for base in (0..=u16::MAX).step_by(LANES) {
+        let h: [u16; LANES] = core::array::from_fn(|i| base + i as u16);
+        let mut got = [0.0f32; LANES];
+        // SAFETY: `h` holds 16 u16, `got` 16 floats.
+        unsafe { s.store(got.as_mut_ptr(), s.load_f16(h.as_ptr())) };
+        let want = h.map(|b| half::f16::from_bits(b).to_f32());
+        assert_eq!(canon(got), canon(want), "{}: load_f16 of {:#06x}..", S::NAME, base);
+        // SAFETY: as above.
+        unsafe { s.store(got.as_mut_ptr(), s.load_bf16(h.as_ptr())) };
+        let want = h.map(|b| half::bf16::from_bits(b).to_f32());
+        assert_eq!(canon(got), canon(want), "{}: load_bf16 of {:#06x}..", S::NAME, base);
+    }
+    println!("{}: all 65536 f16 and bf16 patterns exact", S::NAME);
+}
+
+#[test]
+fn every_kernel_set_widens_every_half_exactly() {
+    check_every_half(Scalar);
+    check_every_half(recur::kernels::Portable);
+    #[cfg(target_arch = "aarch64")]
+    check_every_half(recur::kernels::aarch64::neon::Neon::new().expect("NEON is baseline on aarch64"));
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(s) = recur::kernels::x86_64::avx2::Avx2::new() {
+            check_every_half(s);
+        }
+        if let Some(s) = recur::kernels::x86_64::avx512::Avx512::new() {
+            check_every_half(s);
         }
     }
 }

@@ -21,6 +21,9 @@
 //! when the comparison is unordered (x86 `minps` semantics). Kernels put the value that
 //! must propagate NaN second.
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
+pub mod portable;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
@@ -106,5 +109,7 @@ pub trait Simd: Copy + Send + Sync + 'static {
     unsafe fn load_i8x4(self, p: *const i8) -> [Self::V; 4];
 }
 
+/// The portable (`wide`) kernel set, always available.
+pub use portable::Portable;
 /// The scalar reference kernel set, always available.
 pub use scalar::Scalar;

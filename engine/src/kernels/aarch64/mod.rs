@@ -1,0 +1,3 @@
+//! aarch64 kernel sets: NEON (Advanced SIMD), baseline on every aarch64 CPU.
+
+pub mod neon;

@@ -1,0 +1,85 @@
+//! `step` allocates nothing: a counting global allocator watches every kernel set stepping
+//! every cell kind (LSTM with peepholes, both GRU variants, RNN, dense with softmax).
+
+use recur::{Isa, Model};
+use recur_format::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+#[test]
+fn step_allocates_nothing() {
+    let mut lstm = RecurrentDesc::new(CellKind::Lstm, 13, 37);
+    lstm.peepholes = true;
+    let mut gru1 = RecurrentDesc::new(CellKind::Gru, 37, 20);
+    gru1.linear_before_reset = true;
+    let gru0 = RecurrentDesc::new(CellKind::Gru, 20, 33);
+    let rnn = RecurrentDesc::new(CellKind::Rnn, 33, 17);
+    let desc = ModelDesc {
+        layers: vec![
+            LayerDesc::Recurrent(lstm),
+            LayerDesc::Recurrent(gru1),
+            LayerDesc::Recurrent(gru0),
+            LayerDesc::Recurrent(rnn),
+            LayerDesc::Dense(DenseDesc {
+                input_size: 17,
+                output_size: 9,
+                activation: DenseAct::Softmax,
+                dtype: DType::F32,
+            }),
+        ],
+    };
+    let weights: Vec<LayerWeights> = desc
+        .layers
+        .iter()
+        .map(|l| match l {
+            LayerDesc::Recurrent(r) => {
+                let (g, h, i) = (r.cell.gates(), r.hidden_size, r.input_size);
+                LayerWeights::Recurrent {
+                    w: (0..g * h * i).map(|k| ((k % 7) as f32 - 3.0) * 0.05).collect(),
+                    r: (0..g * h * h).map(|k| ((k % 5) as f32 - 2.0) * 0.05).collect(),
+                    b: None,
+                    p: r.peepholes.then(|| vec![0.1; 3 * h]),
+                }
+            }
+            LayerDesc::Dense(d) => LayerWeights::Dense { w: vec![0.1; d.input_size * d.output_size], b: None },
+        })
+        .collect();
+    let packed = PackedModel::pack(desc, &weights).unwrap();
+    for isa in Isa::available() {
+        let m = Model::from_packed_with_isa(&packed, isa).unwrap();
+        let mut st = m.new_state();
+        let x = vec![0.3f32; m.input_size()];
+        let mut y = vec![0.0f32; m.output_size()];
+        m.step(&mut st, &x, &mut y).unwrap();
+        let before = ALLOCS.load(Ordering::Relaxed);
+        for _ in 0..100 {
+            m.step(&mut st, &x, &mut y).unwrap();
+        }
+        let after = ALLOCS.load(Ordering::Relaxed);
+        assert_eq!(after - before, 0, "{isa}: step allocated {} times in 100 steps", after - before);
+    }
+}
