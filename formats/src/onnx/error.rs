@@ -101,7 +101,7 @@ pub enum OnnxError {
     #[error("{node}: input {slot} '{name}' is not a graph input, an initializer or the output of any node")]
     UndefinedInput {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// Which input (name or index).
         slot: String,
         /// The value name.
@@ -117,7 +117,7 @@ pub enum OnnxError {
     #[error("{node}: the graph has a cycle through this node (input '{via}' depends on its own output)")]
     Cycle {
         /// A node on the cycle.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// The value that closes the cycle.
         via: String,
     },
@@ -125,7 +125,7 @@ pub enum OnnxError {
     #[error("{node}: required input {slot} is missing")]
     MissingInput {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// Which input.
         slot: String,
     },
@@ -133,7 +133,7 @@ pub enum OnnxError {
     #[error("{node}: {what}")]
     BadArity {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// What is wrong.
         what: String,
     },
@@ -141,7 +141,7 @@ pub enum OnnxError {
     #[error("{node}: attribute '{attr}' is not an attribute of {op} (opset {opset})", op = node.op)]
     UnknownAttribute {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// The attribute.
         attr: String,
         /// Opset in use.
@@ -151,7 +151,7 @@ pub enum OnnxError {
     #[error("{node}: attribute {attr}{value}: {why}")]
     BadAttribute {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// The attribute.
         attr: String,
         /// The offending value, formatted as `='...'` (may be empty).
@@ -171,7 +171,7 @@ pub enum OnnxError {
     #[error("{node}: input {slot} {why}")]
     ShapeMismatch {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// Which input.
         slot: String,
         /// What is wrong.
@@ -181,7 +181,7 @@ pub enum OnnxError {
     #[error("{node}: {why}")]
     TypeMismatch {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// What is wrong.
         why: String,
     },
@@ -215,7 +215,7 @@ pub enum OnnxError {
     #[error("{node}: {why}")]
     UnsupportedOp {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// Why.
         why: String,
     },
@@ -223,7 +223,7 @@ pub enum OnnxError {
     #[error("{node}: attribute {attr}{value}: {why}")]
     UnsupportedAttribute {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// The attribute.
         attr: String,
         /// The offending value, formatted as `='...'` (may be empty).
@@ -235,7 +235,7 @@ pub enum OnnxError {
     #[error("{node}: input {slot} {why}")]
     UnsupportedInput {
         /// The node.
-        node: NodeLabel,
+        node: Box<NodeLabel>,
         /// Which input.
         slot: String,
         /// Why.

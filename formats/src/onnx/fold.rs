@@ -12,6 +12,7 @@ use super::error::OnnxError;
 use super::graph::Node;
 use super::tensor::{self, Data, ElemType, SInt, Scalar, Tensor};
 use super::value::{Splat, Val};
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -22,15 +23,15 @@ const MAX_MATERIALIZE: usize = 1 << 24;
 type R<T> = Result<T, OnnxError>;
 
 fn unsupported(node: &Node<'_>, why: impl Into<String>) -> OnnxError {
-    OnnxError::UnsupportedOp { node: node.label.clone(), why: why.into() }
+    OnnxError::UnsupportedOp { node: Box::new(node.label.clone()), why: why.into() }
 }
 
 fn invalid_input(node: &Node<'_>, slot: &str, why: impl Into<String>) -> OnnxError {
-    OnnxError::ShapeMismatch { node: node.label.clone(), slot: slot.into(), why: why.into() }
+    OnnxError::ShapeMismatch { node: Box::new(node.label.clone()), slot: slot.into(), why: why.into() }
 }
 
 fn type_mismatch(node: &Node<'_>, why: impl Into<String>) -> OnnxError {
-    OnnxError::TypeMismatch { node: node.label.clone(), why: why.into() }
+    OnnxError::TypeMismatch { node: Box::new(node.label.clone()), why: why.into() }
 }
 
 /// The value as a dense tensor, when it is constant and not too large.
@@ -172,7 +173,7 @@ pub(crate) fn fold(
 }
 
 fn missing(node: &Node<'_>, slot: &str) -> OnnxError {
-    OnnxError::MissingInput { node: node.label.clone(), slot: slot.into() }
+    OnnxError::MissingInput { node: Box::new(node.label.clone()), slot: slot.into() }
 }
 
 fn constant(node: &Node<'_>, opset: i64, ext: &mut tensor::ExternalData) -> R<Val> {
@@ -845,7 +846,7 @@ fn split_sizes(node: &Node<'_>, split_input: Option<Rc<Tensor>>, dim: usize, ops
             }
             // Opset 18 allows an uneven last chunk (ceil); earlier ones need an even split.
             let chunk = dim.div_ceil(n);
-            if opset < 18 && dim % n != 0 {
+            if opset < 18 && !dim.is_multiple_of(n) {
                 return Err(invalid_input(node, "input", alloc::format!("size {dim} does not split evenly into {n}")));
             }
             Ok((0..n).map(|i| chunk.min(dim.saturating_sub(i * chunk))).collect())

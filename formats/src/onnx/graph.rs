@@ -6,6 +6,7 @@ use super::error::{NodeLabel, OnnxError};
 use super::proto::{attribute_type as at, AttributeProto, GraphProto, TensorProto, ValueInfoProto};
 use super::tensor::Tensor;
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -182,7 +183,7 @@ impl<'m> Graph<'m> {
                 if let Some(id) = inp {
                     if g.defs[*id].is_none() {
                         return Err(OnnxError::UndefinedInput {
-                            node: g.nodes[ni].label.clone(),
+                            node: Box::new(g.nodes[ni].label.clone()),
                             slot: slot.to_string(),
                             name: g.names[*id].clone(),
                         });
@@ -254,7 +255,7 @@ impl<'m> Graph<'m> {
                 .find(|id| self.producer(**id).is_some_and(|(p, _)| indeg[p] > 0))
                 .map(|id| self.names[*id].clone())
                 .unwrap_or_default();
-            return Err(OnnxError::Cycle { node: self.nodes[stuck].label.clone(), via });
+            return Err(OnnxError::Cycle { node: Box::new(self.nodes[stuck].label.clone()), via });
         }
         Ok(order)
     }
@@ -307,7 +308,11 @@ impl Node<'_> {
     pub(crate) fn check_attrs(&self, allowed: &[&str], opset: i64) -> Result<(), OnnxError> {
         for (i, a) in self.attrs.iter().enumerate() {
             if !allowed.contains(&a.name.as_str()) {
-                return Err(OnnxError::UnknownAttribute { node: self.label.clone(), attr: a.name.clone(), opset });
+                return Err(OnnxError::UnknownAttribute {
+                    node: Box::new(self.label.clone()),
+                    attr: a.name.clone(),
+                    opset,
+                });
             }
             if self.attrs[..i].iter().any(|b| b.name == a.name) {
                 return Err(self.bad_attr(&a.name, "", "is given twice"));
@@ -321,7 +326,7 @@ impl Node<'_> {
 
     pub(crate) fn bad_attr(&self, attr: &str, value: &str, why: &str) -> OnnxError {
         OnnxError::BadAttribute {
-            node: self.label.clone(),
+            node: Box::new(self.label.clone()),
             attr: attr.into(),
             value: if value.is_empty() { String::new() } else { alloc::format!("='{value}'") },
             why: why.into(),
@@ -330,7 +335,7 @@ impl Node<'_> {
 
     pub(crate) fn unsupported_attr(&self, attr: &str, value: &str, why: &str) -> OnnxError {
         OnnxError::UnsupportedAttribute {
-            node: self.label.clone(),
+            node: Box::new(self.label.clone()),
             attr: attr.into(),
             value: if value.is_empty() { String::new() } else { alloc::format!("='{value}'") },
             why: why.into(),

@@ -6,7 +6,7 @@
 //! values (see [`super::value`]); anything else on the path from the inputs to the
 //! outputs is refused with the node's name, operator and reason.
 
-use super::error::{NodeLabel, OnnxError};
+use super::error::OnnxError;
 use super::fold::{self, dense, ints, perm_of, resolve_reshape, sints, slice_spec};
 use super::graph::{Def, Graph, Node, VId};
 use super::proto::ValueInfoProto;
@@ -18,6 +18,7 @@ use crate::desc::{
 };
 use crate::interface::{Dim, GraphInterface, IoBinding, IoRole, SeqLayout, StateKind, StateLayout, StateSlot};
 use crate::layout::{LayerWeights, PackedModel};
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -94,16 +95,16 @@ pub(crate) struct Importer<'m, 'o> {
 }
 
 fn unsupported(node: &Node<'_>, why: impl Into<String>) -> OnnxError {
-    OnnxError::UnsupportedOp { node: node.label.clone(), why: why.into() }
+    OnnxError::UnsupportedOp { node: Box::new(node.label.clone()), why: why.into() }
 }
 fn unsupported_input(node: &Node<'_>, slot: &str, why: impl Into<String>) -> OnnxError {
-    OnnxError::UnsupportedInput { node: node.label.clone(), slot: slot.into(), why: why.into() }
+    OnnxError::UnsupportedInput { node: Box::new(node.label.clone()), slot: slot.into(), why: why.into() }
 }
 fn shape_err(node: &Node<'_>, slot: &str, why: impl Into<String>) -> OnnxError {
-    OnnxError::ShapeMismatch { node: node.label.clone(), slot: slot.into(), why: why.into() }
+    OnnxError::ShapeMismatch { node: Box::new(node.label.clone()), slot: slot.into(), why: why.into() }
 }
 fn missing(node: &Node<'_>, slot: &str) -> OnnxError {
-    OnnxError::MissingInput { node: node.label.clone(), slot: slot.into() }
+    OnnxError::MissingInput { node: Box::new(node.label.clone()), slot: slot.into() }
 }
 
 /// The outcome of matching one group against what a consumer needs.
@@ -114,6 +115,14 @@ enum GroupMatch {
     WrongSize(String),
     /// Something else.
     No(String),
+}
+
+/// Why a value does not fit what its consumer needs.
+enum Misfit {
+    /// The right quantity with a size the ONNX operator forbids (an invalid model).
+    Invalid(String),
+    /// Something recur does not map.
+    Unsupported(String),
 }
 
 /// What a consumer needs from one axis of a sequence value.
@@ -211,9 +220,9 @@ impl<'m, 'o> Importer<'m, 'o> {
 
     /// Creates the views of the graph inputs.
     fn init_inputs(&mut self, live_inputs: &[bool]) -> R<()> {
-        for i in 0..self.g.inputs.len() {
+        for (i, &live) in live_inputs.iter().enumerate() {
             let gi = self.g.inputs[i].clone();
-            if !live_inputs[i] {
+            if !live {
                 continue;
             }
             let name = &gi.info.name;
@@ -320,7 +329,7 @@ impl<'m, 'o> Importer<'m, 'o> {
                     Some(v) => ins.push(Some(v)),
                     None => {
                         return Err(OnnxError::UndefinedInput {
-                            node: node.label.clone(),
+                            node: Box::new(node.label.clone()),
                             slot: slot.to_string(),
                             name: self.g.names[*id].clone(),
                         })
@@ -480,30 +489,36 @@ impl<'m, 'o> Importer<'m, 'o> {
 
     /// Matches a sequence value against a list of wanted axes; on success returns the roles
     /// to assign to the sequence input's axes.
-    fn match_seq(&self, v: &DynVal, wants: &[Want]) -> Result<(usize, Vec<(usize, Role)>), (bool, String)> {
+    fn match_seq(&self, v: &DynVal, wants: &[Want]) -> Result<(usize, Vec<(usize, Role)>), Misfit> {
         let (stage, x) = match v.kind {
             DynKind::Seq { stage, .. } => (stage, self.seq_input.unwrap_or(usize::MAX)),
             DynKind::Input(i) => (0, i),
-            DynKind::Final(_) => return Err((false, "is a final state, not a sequence".into())),
+            DynKind::Final(_) => return Err(Misfit::Unsupported("is a final state, not a sequence".into())),
         };
         if v.groups.len() != wants.len() {
-            return Err((true, alloc::format!("has rank {} but rank {} is expected", v.groups.len(), wants.len())));
+            return Err(Misfit::Invalid(alloc::format!(
+                "has rank {} but rank {} is expected",
+                v.groups.len(),
+                wants.len()
+            )));
         }
         let mut roles = Vec::new();
         for (i, (g, w)) in v.groups.iter().zip(wants).enumerate() {
             match self.match_group(g, *w, stage, x) {
                 GroupMatch::Yes(r) => roles.extend(r),
-                GroupMatch::WrongSize(m) => return Err((true, alloc::format!("axis {i} {m}"))),
-                GroupMatch::No(m) => return Err((false, alloc::format!("axis {i} {m}"))),
+                GroupMatch::WrongSize(m) => return Err(Misfit::Invalid(alloc::format!("axis {i} {m}"))),
+                GroupMatch::No(m) => return Err(Misfit::Unsupported(alloc::format!("axis {i} {m}"))),
             }
         }
         // One input axis cannot play two roles.
         for (i, a) in roles.iter().enumerate() {
             if roles[..i].iter().any(|b| b.0 == a.0 && b.1 != a.1) {
-                return Err((
-                    false,
-                    alloc::format!("axis {} of the input would be both {:?} and {:?}", a.0, a.1, roles[i].1),
-                ));
+                return Err(Misfit::Unsupported(alloc::format!(
+                    "axis {} of the input would be both {:?} and {:?}",
+                    a.0,
+                    a.1,
+                    roles[i].1
+                )));
             }
         }
         Ok((stage, roles))
@@ -597,8 +612,8 @@ impl<'m, 'o> Importer<'m, 'o> {
                 self.apply_roles(x, &roles, rank).map_err(|m| unsupported_input(node, slot, m))?;
                 Ok(d)
             }
-            Err((true, m)) => Err(shape_err(node, slot, m)),
-            Err((false, m)) => Err(unsupported_input(node, slot, m)),
+            Err(Misfit::Invalid(m)) => Err(shape_err(node, slot, m)),
+            Err(Misfit::Unsupported(m)) => Err(unsupported_input(node, slot, m)),
         }
     }
 
@@ -642,7 +657,7 @@ impl<'m, 'o> Importer<'m, 'o> {
         let max_out = if cell == CellKind::Lstm { 3 } else { 2 };
         if node.inputs.len() > max_in || node.outputs.len() > max_out {
             return Err(OnnxError::BadArity {
-                node: node.label.clone(),
+                node: Box::new(node.label.clone()),
                 what: alloc::format!(
                     "has {} inputs and {} outputs; {op} takes at most {max_in} and produces at most {max_out}",
                     node.inputs.len(),
@@ -676,7 +691,7 @@ impl<'m, 'o> Importer<'m, 'o> {
         for (n, v) in &named {
             if v.ty() != x.ty() {
                 return Err(OnnxError::TypeMismatch {
-                    node: node.label.clone(),
+                    node: Box::new(node.label.clone()),
                     why: alloc::format!(
                         "input {n} is {} but X is {}; the operator's inputs must share one element type",
                         v.ty(),
@@ -687,7 +702,7 @@ impl<'m, 'o> Importer<'m, 'o> {
         }
         if !x.ty().is_float() {
             return Err(OnnxError::TypeMismatch {
-                node: node.label.clone(),
+                node: Box::new(node.label.clone()),
                 why: alloc::format!("input X is {}, not a float type", x.ty()),
             });
         }
@@ -844,7 +859,7 @@ impl<'m, 'o> Importer<'m, 'o> {
                     {
                         if !matches!(d.ty, ElemType::I32 | ElemType::I64) {
                             return Err(OnnxError::TypeMismatch {
-                                node: node.label.clone(),
+                                node: Box::new(node.label.clone()),
                                 why: alloc::format!("input sequence_lens is {}, not int32", d.ty),
                             });
                         }
@@ -957,7 +972,7 @@ impl<'m, 'o> Importer<'m, 'o> {
             _ => match dense(v) {
                 Some(t) if matches!(t.data, Data::F32(_)) => Ok(t),
                 Some(t) => Err(OnnxError::TypeMismatch {
-                    node: node.label.clone(),
+                    node: Box::new(node.label.clone()),
                     why: alloc::format!("input {slot} is {}", t.ty),
                 }),
                 None => Err(unsupported_input(node, slot, "is a constant of run-time shape")),
@@ -1158,8 +1173,8 @@ impl<'m, 'o> Importer<'m, 'o> {
                 let bi = if layout == 0 { 1 } else { 0 };
                 // Slot axis: rows of one input axis, or an inserted unit axis (single slot).
                 let (slot_axis, rows) = self.state_rows(&d.groups[si], i, dirs).map_err(|m| match m {
-                    (true, m) => shape_err(node, slot, m),
-                    (false, m) => unsupported_input(node, slot, m),
+                    Misfit::Invalid(m) => shape_err(node, slot, m),
+                    Misfit::Unsupported(m) => unsupported_input(node, slot, m),
                 })?;
                 let whole = |g: &Group| -> Option<(usize, SInt)> {
                     let sig: Vec<&Atom> = g.iter().filter(|a| a.label != Label::Unit).collect();
@@ -1227,28 +1242,30 @@ impl<'m, 'o> Importer<'m, 'o> {
     }
 
     /// The rows of an input axis a state group covers: `(axis, (start, end))`.
-    fn state_rows(&self, g: &Group, i: usize, dirs: usize) -> Result<(Option<usize>, (usize, usize)), (bool, String)> {
+    fn state_rows(&self, g: &Group, i: usize, dirs: usize) -> Result<(Option<usize>, (usize, usize)), Misfit> {
         let sig: Vec<&Atom> = g.iter().filter(|a| a.label != Label::Unit).collect();
         match sig.as_slice() {
             [] if dirs == 1 => Ok((None, (0, 1))),
             [a] => {
                 let (axis, start, end) = match a.label {
                     Label::In { input, axis } if input == i => {
-                        let n = a.size.known().ok_or((false, "has a slot axis of run-time size".to_string()))? as usize;
+                        let n =
+                            a.size.known().ok_or(Misfit::Unsupported("has a slot axis of run-time size".to_string()))?
+                                as usize;
                         (axis, 0, n)
                     }
                     Label::InPart { input, axis, start, end } if input == i => (axis, start, end),
-                    _ => return Err((false, "does not take its slot axis from a graph input".into())),
+                    _ => return Err(Misfit::Unsupported("does not take its slot axis from a graph input".into())),
                 };
                 if end - start != dirs {
-                    return Err((
-                        true,
-                        alloc::format!("has {} slots but the layer has {dirs} direction(s)", end - start),
-                    ));
+                    return Err(Misfit::Invalid(alloc::format!(
+                        "has {} slots but the layer has {dirs} direction(s)",
+                        end - start
+                    )));
                 }
                 Ok((Some(axis), (start, end)))
             }
-            _ => Err((false, "merges several axes into its slot axis".into())),
+            _ => Err(Misfit::Unsupported("merges several axes into its slot axis".into())),
         }
     }
 
@@ -1475,7 +1492,7 @@ impl<'m, 'o> Importer<'m, 'o> {
                     return Err(unsupported_input(node, "indices", "has rank > 1"));
                 }
                 let idx = it.known_ints().ok_or_else(|| OnnxError::TypeMismatch {
-                    node: node.label.clone(),
+                    node: Box::new(node.label.clone()),
                     why: "indices must be integers".into(),
                 })?;
                 let mut norm = Vec::new();
@@ -1527,7 +1544,7 @@ impl<'m, 'o> Importer<'m, 'o> {
                             ))
                         }
                         None => {
-                            if outs == 0 || (self.opset < 18 && n % outs != 0) {
+                            if outs == 0 || (self.opset < 18 && !n.is_multiple_of(outs)) {
                                 return Err(shape_err(
                                     node,
                                     "input",
@@ -1739,7 +1756,7 @@ impl<'m, 'o> Importer<'m, 'o> {
         }
         if a.ty() != b.ty() {
             return Err(OnnxError::TypeMismatch {
-                node: node.label.clone(),
+                node: Box::new(node.label.clone()),
                 why: alloc::format!("A is {} but B is {}", a.ty(), b.ty()),
             });
         }
@@ -1785,7 +1802,7 @@ impl<'m, 'o> Importer<'m, 'o> {
         }
         if a.ty() != b.ty() {
             return Err(OnnxError::TypeMismatch {
-                node: node.label.clone(),
+                node: Box::new(node.label.clone()),
                 why: alloc::format!("A is {} but B is {}", a.ty(), b.ty()),
             });
         }
@@ -1824,7 +1841,7 @@ impl<'m, 'o> Importer<'m, 'o> {
             Some(c) => {
                 let c = dense(&c).ok_or_else(|| unsupported_input(node, "C", "is computed at run time"))?;
                 let cv = c.as_f64().ok_or_else(|| OnnxError::TypeMismatch {
-                    node: node.label.clone(),
+                    node: Box::new(node.label.clone()),
                     why: "C is not numeric".into(),
                 })?;
                 let ok_shape = match c.shape.as_slice() {
@@ -1927,7 +1944,7 @@ impl<'m, 'o> Importer<'m, 'o> {
         }
         if x.ty() != c.ty() {
             return Err(OnnxError::TypeMismatch {
-                node: node.label.clone(),
+                node: Box::new(node.label.clone()),
                 why: alloc::format!("inputs are {} and {}", x.ty(), c.ty()),
             });
         }
@@ -2206,7 +2223,7 @@ impl<'m, 'o> Importer<'m, 'o> {
                             }
                             last = "uses an axis of the input in a role the layers do not give it".into();
                         }
-                        Err((_, m)) => last = m,
+                        Err(Misfit::Invalid(m) | Misfit::Unsupported(m)) => last = m,
                     }
                 }
                 Err(err(alloc::format!("cannot be expressed as a sequence layout: {last}")))
@@ -2338,9 +2355,4 @@ fn dims_of(info: &ValueInfoProto) -> Vec<Dim> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-#[allow(dead_code)]
-fn label_of(node: &Node<'_>) -> NodeLabel {
-    node.label.clone()
 }

@@ -110,7 +110,7 @@ impl Val {
         match self {
             Val::Const(t) => Some(t.shape.iter().map(|&d| SInt::K(d as i64)).collect()),
             Val::Splat(s) => Some(s.shape.clone()),
-            Val::Dyn(d) => d.groups.iter().map(|g| group_size(g)).collect(),
+            Val::Dyn(d) => d.groups.iter().map(group_size).collect(),
         }
     }
     pub(crate) fn as_dyn(&self) -> Option<&Rc<DynVal>> {
