@@ -51,6 +51,8 @@ extern crate alloc;
 mod cell;
 mod error;
 mod exec;
+#[cfg(feature = "std")]
+pub mod graph;
 pub mod isa;
 pub mod kernels;
 pub mod math;
