@@ -1423,6 +1423,12 @@ impl<'m, 'o> Importer<'m, 'o> {
     fn select(&mut self, node: &Node<'_>, ins: &[Option<Val>]) -> R<Vec<Option<Val>>> {
         let op = node.op();
         let Some(Some(Val::Dyn(d))) = ins.first() else { return Err(missing(node, "data")) };
+        if matches!(d.kind, DynKind::Seq { .. }) {
+            return Err(unsupported(
+                node,
+                "selects part of a sequence (frames, directions or features); recur outputs whole sequences only",
+            ));
+        }
         let r = d.groups.len();
         // (axis, list of (start, count, step) or index lists per output, keep axis)
         let mut pieces: Vec<(Vec<usize>, bool)> = Vec::new();
@@ -1917,10 +1923,15 @@ impl<'m, 'o> Importer<'m, 'o> {
         Ok(())
     }
 
-    fn bump(&mut self, d: &DynVal) -> Val {
+    /// The value after a bias or activation was fused into the last (dense) layer: a new
+    /// version of the chain's end, whose frame axis is that layer's output.
+    fn bump(&mut self, d: &DynVal, at: usize) -> Val {
         self.version += 1;
         let mut v = d.clone();
         v.kind = DynKind::Seq { stage: self.layers.len(), version: self.version };
+        let n = self.stage_width();
+        v.groups[at] = alloc::vec![Atom::new(Label::Feat(n), n)];
+        v.ty = ElemType::F32;
         Val::Dyn(Rc::new(v))
     }
 
@@ -1990,7 +2001,7 @@ impl<'m, 'o> Importer<'m, 'o> {
             }
         }
         self.report.push(alloc::format!("layer {layer}: bias from {}", node.label));
-        Ok(alloc::vec![Some(self.bump(&d))])
+        Ok(alloc::vec![Some(self.bump(&d, at))])
     }
 
     fn activation(&mut self, node: &Node<'_>, ins: &[Option<Val>]) -> R<Vec<Option<Val>>> {
@@ -2039,7 +2050,7 @@ impl<'m, 'o> Importer<'m, 'o> {
             dd.activation = act;
         }
         self.report.push(alloc::format!("layer {layer}: activation {} from {}", act.name(), node.label));
-        Ok(alloc::vec![Some(self.bump(&d))])
+        Ok(alloc::vec![Some(self.bump(&d, at))])
     }
 
     // ---------------------------------------------------------------- interface
@@ -2210,6 +2221,7 @@ impl<'m, 'o> Importer<'m, 'o> {
                         alloc::vec![Want::Batch, Want::Time, Want::Dir(dd), Want::Hidden(h)],
                     ));
                 }
+                let rank = d.groups.len();
                 let mut last = String::new();
                 for (layout, wants) in tries {
                     match self.match_seq(&d, &wants) {
@@ -2223,7 +2235,12 @@ impl<'m, 'o> Importer<'m, 'o> {
                             }
                             last = "uses an axis of the input in a role the layers do not give it".into();
                         }
-                        Err(Misfit::Invalid(m) | Misfit::Unsupported(m)) => last = m,
+                        // Keep the reason from a layout of the right rank.
+                        Err(Misfit::Invalid(m) | Misfit::Unsupported(m)) => {
+                            if wants.len() == rank || last.is_empty() {
+                                last = m;
+                            }
+                        }
                     }
                 }
                 Err(err(alloc::format!("cannot be expressed as a sequence layout: {last}")))

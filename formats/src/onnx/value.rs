@@ -166,14 +166,12 @@ impl DynVal {
             let mut group = Group::new();
             let mut prod = SInt::K(1);
             loop {
-                match prod.equals(s) {
-                    Some(true) => break,
-                    Some(false) => {}
-                    None => {
-                        return Err(RegroupError::Undecidable(alloc::format!(
-                            "cannot tell whether {prod} values make target dimension {k} ({s})"
-                        )))
-                    }
+                // Sizes are compared structurally: a run-time size equals only the same
+                // run-time size. Treating it as different from every other value can only
+                // make the walk consume more atoms, and the divisibility check below then
+                // refuses any grouping that is not exact for every run-time value.
+                if prod == *s {
+                    break;
                 }
                 let Some(a) = atoms.get(i) else {
                     return Err(RegroupError::Count(alloc::format!(
