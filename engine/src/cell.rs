@@ -54,37 +54,49 @@ pub(crate) struct DirArgs<'a> {
     pub input_forget: bool,
 }
 
-/// Adds `panels · x` to the accumulators of a tile.
+/// Adds `panels · x_n` to the accumulators of a tile, for `NS` streams at once.
 ///
 /// Panel of (tile block `t`, gate `g`) is at `base + ((t * GS + g) * k) * 16`: `GS` is
 /// the number of gate panels per block in memory, `G` how many of them (from the first)
-/// are used. With `SPLIT`, gate `G - 1` accumulates into `extra[t]` instead (GRU
+/// are used. With `SPLIT`, gate `G - 1` accumulates into `extra[n][t]` instead (GRU
 /// `linear_before_reset` keeps the recurrent part of the candidate apart).
 ///
+/// Each `k` loads the tile's `TB * G` weight vectors once and feeds them to every stream:
+/// with `NS > 1` this is a small matrix product, each weight read serving `NS` rows of
+/// output. Every accumulator is its own chain of FMAs in `k` order, so a stream gets the
+/// same bits whatever `NS` and `TB` are.
+///
 /// # Safety
-/// `base` must hold the panels described above for `k` inputs, `x` `k` floats.
+/// `base` must hold the panels described above for `k` inputs, each `x[n]` `k` floats.
 #[inline(always)]
-unsafe fn matvec<S: Simd, const TB: usize, const G: usize, const GS: usize, const SPLIT: bool>(
+unsafe fn matvec<S: Simd, const NS: usize, const TB: usize, const G: usize, const GS: usize, const SPLIT: bool>(
     s: S,
-    acc: &mut [[S::V; G]; TB],
-    extra: &mut [S::V; TB],
+    acc: &mut [[[S::V; G]; TB]; NS],
+    extra: &mut [[S::V; TB]; NS],
     base: *const f32,
     k: usize,
-    x: *const f32,
+    x: [*const f32; NS],
 ) {
     let stride = k * LANES;
     for kk in 0..k {
-        // SAFETY: kk < k; the caller guarantees `k` floats at `x`.
-        let xv = s.splat(unsafe { *x.add(kk) });
-        for t in 0..TB {
-            for g in 0..G {
+        let mut wv = [[s.splat(0.0); G]; TB];
+        for (t, wt) in wv.iter_mut().enumerate() {
+            for (g, w) in wt.iter_mut().enumerate() {
                 // SAFETY: panel (t, g) lies within the caller's `TB * GS` panels and
                 // `kk * 16 + 16 <= k * 16`.
-                let wv = unsafe { s.load(base.add((t * GS + g) * stride + kk * LANES)) };
-                if SPLIT && g == G - 1 {
-                    extra[t] = s.fma(wv, xv, extra[t]);
-                } else {
-                    acc[t][g] = s.fma(wv, xv, acc[t][g]);
+                *w = unsafe { s.load(base.add((t * GS + g) * stride + kk * LANES)) };
+            }
+        }
+        for n in 0..NS {
+            // SAFETY: kk < k; the caller guarantees `k` floats at `x[n]`.
+            let xv = s.splat(unsafe { *x[n].add(kk) });
+            for t in 0..TB {
+                for g in 0..G {
+                    if SPLIT && g == G - 1 {
+                        extra[n][t] = s.fma(wv[t][g], xv, extra[n][t]);
+                    } else {
+                        acc[n][t][g] = s.fma(wv[t][g], xv, acc[n][t][g]);
+                    }
                 }
             }
         }
@@ -119,49 +131,82 @@ unsafe fn init<S: Simd>(s: S, a: &DirArgs, gates: usize, p: usize, wb_only: bool
     }
 }
 
-/// LSTM, one tile of `TB` blocks starting at block `b0`.
+/// The input vectors (`x`) of the streams, for the `W x` part of a tile.
+#[inline(always)]
+fn xs<const NS: usize>(a: &[DirArgs; NS]) -> [*const f32; NS] {
+    core::array::from_fn(|n| a[n].x)
+}
+
+/// The recurrent inputs (`h`) of the streams.
+#[inline(always)]
+fn hs<const NS: usize>(a: &[DirArgs; NS]) -> [*const f32; NS] {
+    core::array::from_fn(|n| a[n].h)
+}
+
+/// LSTM, one tile of `TB` blocks starting at block `b0`, for `NS` streams.
 ///
 /// # Safety
-/// [`DirArgs`] invariants; `b0 + TB <= nb`.
+/// Every `a[n]` satisfies the [`DirArgs`] invariants and all share the same weights and
+/// sizes; either all or none have a projection; `b0 + TB <= nb`.
 #[inline(always)]
-pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize>(s: S, a: &DirArgs, b0: usize) {
+pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
     const G: usize = 4;
-    let mut acc = [[s.splat(0.0); G]; TB];
-    let mut none = [s.splat(0.0); TB];
-    for t in 0..TB {
-        for g in 0..G {
-            // SAFETY: (b0 + t) * G + g < nb * G.
-            acc[t][g] = unsafe { init(s, a, G, (b0 + t) * G + g, false) };
+    let a0 = &a[0];
+    let mut acc = [[[s.splat(0.0); G]; TB]; NS];
+    let mut none = [[s.splat(0.0); TB]; NS];
+    for n in 0..NS {
+        for t in 0..TB {
+            for g in 0..G {
+                // SAFETY: (b0 + t) * G + g < nb * G.
+                acc[n][t][g] = unsafe { init(s, &a[n], G, (b0 + t) * G + g, false) };
+            }
         }
     }
     // SAFETY: the tile's panels are within W and R; x holds k_in floats, h hidden floats.
     unsafe {
-        if a.proj.is_null() {
-            matvec::<S, TB, G, G, false>(s, &mut acc, &mut none, a.w.add(b0 * G * a.k_in * LANES), a.k_in, a.x);
+        if a0.proj.is_null() {
+            matvec::<S, NS, TB, G, G, false>(
+                s,
+                &mut acc,
+                &mut none,
+                a0.w.add(b0 * G * a0.k_in * LANES),
+                a0.k_in,
+                xs(a),
+            );
         }
-        matvec::<S, TB, G, G, false>(s, &mut acc, &mut none, a.r.add(b0 * G * a.hidden * LANES), a.hidden, a.h);
+        matvec::<S, NS, TB, G, G, false>(
+            s,
+            &mut acc,
+            &mut none,
+            a0.r.add(b0 * G * a0.hidden * LANES),
+            a0.hidden,
+            hs(a),
+        );
     }
-    let [fa, ga, ha] = a.acts;
-    for (t, acc) in acc.iter().enumerate() {
-        let u = (b0 + t) * LANES;
-        // SAFETY: c and hnew hold nb * 16 floats; p (if any) nb * 3 * 16.
-        unsafe {
-            let c_prev = s.load(a.c.add(u));
-            let [mut ip, mut fp, cp, op] = *acc;
-            let peep = !a.p.is_null();
-            if peep {
-                ip = s.fma(s.load(a.p.add(3 * u)), c_prev, ip);
-                fp = s.fma(s.load(a.p.add(3 * u + LANES)), c_prev, fp);
+    let [fa, ga, ha] = a0.acts;
+    for (n, acc) in acc.iter().enumerate() {
+        let a = &a[n];
+        for (t, acc) in acc.iter().enumerate() {
+            let u = (b0 + t) * LANES;
+            // SAFETY: c and hnew hold nb * 16 floats; p (if any) nb * 3 * 16.
+            unsafe {
+                let c_prev = s.load(a.c.add(u));
+                let [mut ip, mut fp, cp, op] = *acc;
+                let peep = !a.p.is_null();
+                if peep {
+                    ip = s.fma(s.load(a.p.add(3 * u)), c_prev, ip);
+                    fp = s.fma(s.load(a.p.add(3 * u + LANES)), c_prev, fp);
+                }
+                let i = activate(s, fa, clip(s, a.clip, ip));
+                let f = if a.input_forget { s.sub(s.splat(1.0), i) } else { activate(s, fa, clip(s, a.clip, fp)) };
+                let g = activate(s, ga, clip(s, a.clip, cp));
+                let c_new = s.fma(f, c_prev, s.mul(i, g));
+                let op = if peep { s.fma(s.load(a.p.add(3 * u + 2 * LANES)), c_new, op) } else { op };
+                let o = activate(s, fa, clip(s, a.clip, op));
+                let h_new = s.mul(o, activate(s, ha, c_new));
+                s.store(a.c.add(u), c_new);
+                s.store(a.hnew.add(u), h_new);
             }
-            let i = activate(s, fa, clip(s, a.clip, ip));
-            let f = if a.input_forget { s.sub(s.splat(1.0), i) } else { activate(s, fa, clip(s, a.clip, fp)) };
-            let g = activate(s, ga, clip(s, a.clip, cp));
-            let c_new = s.fma(f, c_prev, s.mul(i, g));
-            let op = if peep { s.fma(s.load(a.p.add(3 * u + 2 * LANES)), c_new, op) } else { op };
-            let o = activate(s, fa, clip(s, a.clip, op));
-            let h_new = s.mul(o, activate(s, ha, c_new));
-            s.store(a.c.add(u), c_new);
-            s.store(a.hnew.add(u), h_new);
         }
     }
 }
@@ -169,42 +214,55 @@ pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize>(s: S, a: &DirArgs, b0: 
 /// GRU with `linear_before_reset = 1`, one tile (a single pass).
 ///
 /// # Safety
-/// [`DirArgs`] invariants; `b0 + TB <= nb`.
+/// As [`lstm_tile`].
 #[inline(always)]
-pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize>(s: S, a: &DirArgs, b0: usize) {
+pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
     const G: usize = 3;
-    let mut acc = [[s.splat(0.0); G]; TB];
-    let mut nh = [s.splat(0.0); TB];
-    for t in 0..TB {
-        let p0 = (b0 + t) * G;
-        // SAFETY: panels p0..p0+3 < nb * 3; the recurrent bias of the candidate sits in
-        // the second half of the bias tensor.
-        unsafe {
-            acc[t][0] = init(s, a, G, p0, false);
-            acc[t][1] = init(s, a, G, p0 + 1, false);
-            acc[t][2] = init(s, a, G, p0 + 2, true);
-            nh[t] = s.load(a.b.add((a.nb * G + p0 + 2) * LANES));
+    let a0 = &a[0];
+    let mut acc = [[[s.splat(0.0); G]; TB]; NS];
+    let mut nh = [[s.splat(0.0); TB]; NS];
+    for n in 0..NS {
+        for t in 0..TB {
+            let p0 = (b0 + t) * G;
+            // SAFETY: panels p0..p0+3 < nb * 3; the recurrent bias of the candidate sits in
+            // the second half of the bias tensor.
+            unsafe {
+                acc[n][t][0] = init(s, &a[n], G, p0, false);
+                acc[n][t][1] = init(s, &a[n], G, p0 + 1, false);
+                acc[n][t][2] = init(s, &a[n], G, p0 + 2, true);
+                nh[n][t] = s.load(a0.b.add((a0.nb * G + p0 + 2) * LANES));
+            }
         }
     }
     // SAFETY: as in `lstm_tile`.
     unsafe {
-        if a.proj.is_null() {
-            let mut none = [s.splat(0.0); TB];
-            matvec::<S, TB, G, G, false>(s, &mut acc, &mut none, a.w.add(b0 * G * a.k_in * LANES), a.k_in, a.x);
+        if a0.proj.is_null() {
+            let mut none = [[s.splat(0.0); TB]; NS];
+            matvec::<S, NS, TB, G, G, false>(
+                s,
+                &mut acc,
+                &mut none,
+                a0.w.add(b0 * G * a0.k_in * LANES),
+                a0.k_in,
+                xs(a),
+            );
         }
-        matvec::<S, TB, G, G, true>(s, &mut acc, &mut nh, a.r.add(b0 * G * a.hidden * LANES), a.hidden, a.h);
+        matvec::<S, NS, TB, G, G, true>(s, &mut acc, &mut nh, a0.r.add(b0 * G * a0.hidden * LANES), a0.hidden, hs(a));
     }
-    let [fa, ga, _] = a.acts;
-    for t in 0..TB {
-        let u = (b0 + t) * LANES;
-        let z = activate(s, fa, clip(s, a.clip, acc[t][0]));
-        let r = activate(s, fa, clip(s, a.clip, acc[t][1]));
-        let n = activate(s, ga, clip(s, a.clip, s.fma(r, nh[t], acc[t][2])));
-        // SAFETY: h and hnew hold nb * 16 floats.
-        unsafe {
-            let h_prev = s.load(a.h.add(u));
-            let h_new = s.fma(z, h_prev, s.mul(s.sub(s.splat(1.0), z), n));
-            s.store(a.hnew.add(u), h_new);
+    let [fa, ga, _] = a0.acts;
+    for n in 0..NS {
+        let a = &a[n];
+        for t in 0..TB {
+            let u = (b0 + t) * LANES;
+            let z = activate(s, fa, clip(s, a.clip, acc[n][t][0]));
+            let r = activate(s, fa, clip(s, a.clip, acc[n][t][1]));
+            let cand = activate(s, ga, clip(s, a.clip, s.fma(r, nh[n][t], acc[n][t][2])));
+            // SAFETY: h and hnew hold nb * 16 floats.
+            unsafe {
+                let h_prev = s.load(a.h.add(u));
+                let h_new = s.fma(z, h_prev, s.mul(s.sub(s.splat(1.0), z), cand));
+                s.store(a.hnew.add(u), h_new);
+            }
         }
     }
 }
@@ -213,43 +271,67 @@ pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize>(s: S, a: &DirArgs, b
 /// candidate (`Wb + Rb + W_h x`), stored in the scratch; `rh = r ⊙ h`.
 ///
 /// # Safety
-/// [`DirArgs`] invariants; `b0 + TB <= nb`.
+/// As [`lstm_tile`].
 #[inline(always)]
-pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize>(s: S, a: &DirArgs, b0: usize) {
+pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
     const G: usize = 3;
-    let mut acc = [[s.splat(0.0); G]; TB];
-    let mut none = [s.splat(0.0); TB];
-    for t in 0..TB {
-        for g in 0..G {
-            // SAFETY: panel index < nb * 3.
-            acc[t][g] = unsafe { init(s, a, G, (b0 + t) * G + g, false) };
+    let a0 = &a[0];
+    let mut acc = [[[s.splat(0.0); G]; TB]; NS];
+    let mut none = [[s.splat(0.0); TB]; NS];
+    for n in 0..NS {
+        for t in 0..TB {
+            for g in 0..G {
+                // SAFETY: panel index < nb * 3.
+                acc[n][t][g] = unsafe { init(s, &a[n], G, (b0 + t) * G + g, false) };
+            }
         }
     }
     // SAFETY: as in `lstm_tile`; only the z and r panels of R are read here.
     unsafe {
-        if a.proj.is_null() {
-            matvec::<S, TB, G, G, false>(s, &mut acc, &mut none, a.w.add(b0 * G * a.k_in * LANES), a.k_in, a.x);
+        if a0.proj.is_null() {
+            matvec::<S, NS, TB, G, G, false>(
+                s,
+                &mut acc,
+                &mut none,
+                a0.w.add(b0 * G * a0.k_in * LANES),
+                a0.k_in,
+                xs(a),
+            );
         }
-        let mut acc2 = [[s.splat(0.0); 2]; TB];
-        for t in 0..TB {
-            acc2[t] = [acc[t][0], acc[t][1]];
+        let mut acc2 = [[[s.splat(0.0); 2]; TB]; NS];
+        for n in 0..NS {
+            for t in 0..TB {
+                acc2[n][t] = [acc[n][t][0], acc[n][t][1]];
+            }
         }
-        matvec::<S, TB, 2, G, false>(s, &mut acc2, &mut none, a.r.add(b0 * G * a.hidden * LANES), a.hidden, a.h);
-        for t in 0..TB {
-            acc[t][0] = acc2[t][0];
-            acc[t][1] = acc2[t][1];
+        matvec::<S, NS, TB, 2, G, false>(
+            s,
+            &mut acc2,
+            &mut none,
+            a0.r.add(b0 * G * a0.hidden * LANES),
+            a0.hidden,
+            hs(a),
+        );
+        for n in 0..NS {
+            for t in 0..TB {
+                acc[n][t][0] = acc2[n][t][0];
+                acc[n][t][1] = acc2[n][t][1];
+            }
         }
     }
-    let fa = &a.acts[0];
-    for t in 0..TB {
-        let u = (b0 + t) * LANES;
-        let z = activate(s, fa, clip(s, a.clip, acc[t][0]));
-        let r = activate(s, fa, clip(s, a.clip, acc[t][1]));
-        // SAFETY: scratch buffers hold nb * 16 floats.
-        unsafe {
-            s.store(a.z.add(u), z);
-            s.store(a.rh.add(u), s.mul(r, s.load(a.h.add(u))));
-            s.store(a.nx.add(u), acc[t][2]);
+    let fa = &a0.acts[0];
+    for n in 0..NS {
+        let a = &a[n];
+        for t in 0..TB {
+            let u = (b0 + t) * LANES;
+            let z = activate(s, fa, clip(s, a.clip, acc[n][t][0]));
+            let r = activate(s, fa, clip(s, a.clip, acc[n][t][1]));
+            // SAFETY: scratch buffers hold nb * 16 floats.
+            unsafe {
+                s.store(a.z.add(u), z);
+                s.store(a.rh.add(u), s.mul(r, s.load(a.h.add(u))));
+                s.store(a.nx.add(u), acc[n][t][2]);
+            }
         }
     }
 }
@@ -258,29 +340,43 @@ pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize>(s: S, a: &DirArgs,
 /// the new state.
 ///
 /// # Safety
-/// [`DirArgs`] invariants; pass 1 has run for every block; `b0 + TB <= nb`.
+/// As [`lstm_tile`]; pass 1 has run for every block of every stream.
 #[inline(always)]
-pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize>(s: S, a: &DirArgs, b0: usize) {
+pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
     const G: usize = 3;
-    let mut acc = [[s.splat(0.0); 1]; TB];
-    let mut none = [s.splat(0.0); TB];
-    for t in 0..TB {
-        // SAFETY: scratch holds nb * 16 floats.
-        acc[t][0] = unsafe { s.load(a.nx.add((b0 + t) * LANES)) };
+    let a0 = &a[0];
+    let mut acc = [[[s.splat(0.0); 1]; TB]; NS];
+    let mut none = [[s.splat(0.0); TB]; NS];
+    for n in 0..NS {
+        for t in 0..TB {
+            // SAFETY: scratch holds nb * 16 floats.
+            acc[n][t][0] = unsafe { s.load(a[n].nx.add((b0 + t) * LANES)) };
+        }
     }
+    let rhs: [*const f32; NS] = core::array::from_fn(|n| a[n].rh as *const f32);
     // SAFETY: the candidate panel of block b is panel b * 3 + 2 of R; rh holds `hidden` floats.
     unsafe {
-        matvec::<S, TB, 1, G, false>(s, &mut acc, &mut none, a.r.add((b0 * G + 2) * a.hidden * LANES), a.hidden, a.rh);
+        matvec::<S, NS, TB, 1, G, false>(
+            s,
+            &mut acc,
+            &mut none,
+            a0.r.add((b0 * G + 2) * a0.hidden * LANES),
+            a0.hidden,
+            rhs,
+        );
     }
-    let ga = &a.acts[1];
-    for t in 0..TB {
-        let u = (b0 + t) * LANES;
-        let n = activate(s, ga, clip(s, a.clip, acc[t][0]));
-        // SAFETY: buffers hold nb * 16 floats.
-        unsafe {
-            let z = s.load(a.z.add(u));
-            let h_prev = s.load(a.h.add(u));
-            s.store(a.hnew.add(u), s.fma(z, h_prev, s.mul(s.sub(s.splat(1.0), z), n)));
+    let ga = &a0.acts[1];
+    for n in 0..NS {
+        let a = &a[n];
+        for t in 0..TB {
+            let u = (b0 + t) * LANES;
+            let cand = activate(s, ga, clip(s, a.clip, acc[n][t][0]));
+            // SAFETY: buffers hold nb * 16 floats.
+            unsafe {
+                let z = s.load(a.z.add(u));
+                let h_prev = s.load(a.h.add(u));
+                s.store(a.hnew.add(u), s.fma(z, h_prev, s.mul(s.sub(s.splat(1.0), z), cand)));
+            }
         }
     }
 }
@@ -288,56 +384,67 @@ pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize>(s: S, a: &DirArgs,
 /// Vanilla RNN, one tile.
 ///
 /// # Safety
-/// [`DirArgs`] invariants; `b0 + TB <= nb`.
+/// As [`lstm_tile`].
 #[inline(always)]
-pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize>(s: S, a: &DirArgs, b0: usize) {
-    let mut acc = [[s.splat(0.0); 1]; TB];
-    let mut none = [s.splat(0.0); TB];
-    for t in 0..TB {
-        // SAFETY: panel index < nb.
-        acc[t][0] = unsafe { init(s, a, 1, b0 + t, false) };
+pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
+    let a0 = &a[0];
+    let mut acc = [[[s.splat(0.0); 1]; TB]; NS];
+    let mut none = [[s.splat(0.0); TB]; NS];
+    for n in 0..NS {
+        for t in 0..TB {
+            // SAFETY: panel index < nb.
+            acc[n][t][0] = unsafe { init(s, &a[n], 1, b0 + t, false) };
+        }
     }
     // SAFETY: as in `lstm_tile`.
     unsafe {
-        if a.proj.is_null() {
-            matvec::<S, TB, 1, 1, false>(s, &mut acc, &mut none, a.w.add(b0 * a.k_in * LANES), a.k_in, a.x);
+        if a0.proj.is_null() {
+            matvec::<S, NS, TB, 1, 1, false>(s, &mut acc, &mut none, a0.w.add(b0 * a0.k_in * LANES), a0.k_in, xs(a));
         }
-        matvec::<S, TB, 1, 1, false>(s, &mut acc, &mut none, a.r.add(b0 * a.hidden * LANES), a.hidden, a.h);
+        matvec::<S, NS, TB, 1, 1, false>(s, &mut acc, &mut none, a0.r.add(b0 * a0.hidden * LANES), a0.hidden, hs(a));
     }
-    let fa = &a.acts[0];
-    for t in 0..TB {
-        let h = activate(s, fa, clip(s, a.clip, acc[t][0]));
-        // SAFETY: hnew holds nb * 16 floats.
-        unsafe { s.store(a.hnew.add((b0 + t) * LANES), h) };
+    let fa = &a0.acts[0];
+    for n in 0..NS {
+        for t in 0..TB {
+            let h = activate(s, fa, clip(s, a[n].clip, acc[n][t][0]));
+            // SAFETY: hnew holds nb * 16 floats.
+            unsafe { s.store(a[n].hnew.add((b0 + t) * LANES), h) };
+        }
     }
 }
 
-/// Dense layer tile: `out = W x + b` for `TB` blocks of 16 outputs (activation applied by
-/// the caller's closure-free post pass).
+/// Dense layer tile: `out_n = act(W x_n + b)` for `TB` blocks of 16 outputs and `NS`
+/// streams (Softmax/LogSoftmax are applied afterwards over the whole output).
 ///
 /// # Safety
-/// `w` holds `nb` panels of `k * 16`, `b` `nb * 16`, `x` `k` floats, `out` `nb * 16`.
+/// `w` holds `nb` panels of `k * 16`, `b` `nb * 16`, each `x[n]` `k` floats, each
+/// `out[n]` `nb * 16`; `b0 + TB <= nb`.
 #[inline(always)]
-pub(crate) unsafe fn dense_tile<S: Simd, const TB: usize>(
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn dense_tile<S: Simd, const TB: usize, const NS: usize>(
     s: S,
     w: *const f32,
     b: *const f32,
-    x: *const f32,
+    x: [*const f32; NS],
     k: usize,
-    out: *mut f32,
+    out: [*mut f32; NS],
     b0: usize,
     act: recur_format::DenseAct,
 ) {
-    let mut acc = [[s.splat(0.0); 1]; TB];
-    let mut none = [s.splat(0.0); TB];
+    let mut acc = [[[s.splat(0.0); 1]; TB]; NS];
+    let mut none = [[s.splat(0.0); TB]; NS];
     // SAFETY: per the function contract.
     unsafe {
-        for t in 0..TB {
-            acc[t][0] = s.load(b.add((b0 + t) * LANES));
+        for a in acc.iter_mut() {
+            for (t, a) in a.iter_mut().enumerate() {
+                a[0] = s.load(b.add((b0 + t) * LANES));
+            }
         }
-        matvec::<S, TB, 1, 1, false>(s, &mut acc, &mut none, w.add(b0 * k * LANES), k, x);
-        for t in 0..TB {
-            s.store(out.add((b0 + t) * LANES), crate::math::activate_dense(s, act, acc[t][0]));
+        matvec::<S, NS, TB, 1, 1, false>(s, &mut acc, &mut none, w.add(b0 * k * LANES), k, x);
+        for n in 0..NS {
+            for t in 0..TB {
+                s.store(out[n].add((b0 + t) * LANES), crate::math::activate_dense(s, act, acc[n][t][0]));
+            }
         }
     }
 }

@@ -61,6 +61,9 @@ pub enum Error {
         /// Expected.
         expected: usize,
     },
+    /// The same state passed twice to `step_many`.
+    #[error("the same state appears twice in one step_many call")]
+    DuplicateState,
     /// A state used with a model that did not create it.
     #[error("state belongs to another model")]
     ForeignState,

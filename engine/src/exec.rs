@@ -10,61 +10,347 @@ use alloc::vec;
 use alloc::vec::Vec;
 use recur_format::{CellKind, DenseAct};
 
-/// Runs one direction's recurrence for one frame: tiles over blocks, then `hnew -> h`.
+/// How many passes over the blocks a cell needs per frame (GRU with
+/// `linear_before_reset = 0` needs every reset gate before its candidate).
+#[inline(always)]
+fn phases(cell: CellKind, lbr: bool) -> usize {
+    if cell == CellKind::Gru && !lbr {
+        2
+    } else {
+        1
+    }
+}
+
+/// Kernel kinds (a const parameter, so each kind compiles to its own function).
+mod kind {
+    pub const LSTM: u8 = 0;
+    pub const GRU_LBR: u8 = 1;
+    pub const GRU_P1: u8 = 2;
+    pub const GRU_P2: u8 = 3;
+    pub const RNN: u8 = 4;
+}
+
+/// The kernel kind of pass `phase` of a cell.
+#[inline(always)]
+fn kind_of(cell: CellKind, lbr: bool, phase: usize) -> u8 {
+    match (cell, lbr, phase) {
+        (CellKind::Lstm, _, _) => kind::LSTM,
+        (CellKind::Gru, true, _) => kind::GRU_LBR,
+        (CellKind::Gru, false, 0) => kind::GRU_P1,
+        (CellKind::Gru, false, _) => kind::GRU_P2,
+        (CellKind::Rnn, _, _) => kind::RNN,
+    }
+}
+
+/// Runs kernel `KIND` over blocks `lo..hi` for `NS` streams sharing every weight load.
+/// One stream uses the ISA's block tiles; several streams use one block per tile (the
+/// streams are the register block).
 ///
 /// # Safety
-/// `a` satisfies the [`DirArgs`] invariants.
+/// Every `a[n]` satisfies the [`DirArgs`] invariants for the same layer direction;
+/// `lo <= hi <= nb`; no other thread writes blocks `lo..hi` of these streams.
 #[inline(always)]
-unsafe fn rec_frame<S: Simd>(s: S, cell: CellKind, lbr: bool, a: &DirArgs) {
-    let nb = a.nb;
+unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[DirArgs; NS], lo: usize, hi: usize) {
     macro_rules! tiles {
         ($f:ident, $tile:expr) => {{
-            let mut b = 0;
-            // SAFETY (all calls): b + TB <= nb; the rest is the caller's contract.
-            match $tile {
-                2 => {
-                    while b + 2 <= nb {
-                        unsafe { cell::$f::<S, 2>(s, a, b) };
-                        b += 2;
+            let mut b = lo;
+            // SAFETY (all calls): b + TB <= hi <= nb; the rest is the caller's contract.
+            if NS == 1 {
+                match $tile {
+                    2 => {
+                        while b + 2 <= hi {
+                            unsafe { cell::$f::<S, 2, NS>(s, a, b) };
+                            b += 2;
+                        }
                     }
-                }
-                3 => {
-                    while b + 3 <= nb {
-                        unsafe { cell::$f::<S, 3>(s, a, b) };
-                        b += 3;
+                    3 => {
+                        while b + 3 <= hi {
+                            unsafe { cell::$f::<S, 3, NS>(s, a, b) };
+                            b += 3;
+                        }
                     }
-                }
-                4 => {
-                    while b + 4 <= nb {
-                        unsafe { cell::$f::<S, 4>(s, a, b) };
-                        b += 4;
+                    4 => {
+                        while b + 4 <= hi {
+                            unsafe { cell::$f::<S, 4, NS>(s, a, b) };
+                            b += 4;
+                        }
                     }
-                }
-                8 => {
-                    while b + 8 <= nb {
-                        unsafe { cell::$f::<S, 8>(s, a, b) };
-                        b += 8;
+                    8 => {
+                        while b + 8 <= hi {
+                            unsafe { cell::$f::<S, 8, NS>(s, a, b) };
+                            b += 8;
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
-            while b < nb {
-                unsafe { cell::$f::<S, 1>(s, a, b) };
+            while b < hi {
+                unsafe { cell::$f::<S, 1, NS>(s, a, b) };
                 b += 1;
             }
         }};
     }
-    match (cell, lbr) {
-        (CellKind::Lstm, _) => tiles!(lstm_tile, S::TILE_LSTM),
-        (CellKind::Gru, true) => tiles!(gru_lbr_tile, S::TILE_GRU),
-        (CellKind::Gru, false) => {
-            tiles!(gru_pass1_tile, S::TILE_GRU);
-            tiles!(gru_pass2_tile, S::TILE_RNN);
+    match KIND {
+        kind::LSTM => tiles!(lstm_tile, S::TILE_LSTM),
+        kind::GRU_LBR => tiles!(gru_lbr_tile, S::TILE_GRU),
+        kind::GRU_P1 => tiles!(gru_pass1_tile, S::TILE_GRU),
+        kind::GRU_P2 => tiles!(gru_pass2_tile, S::TILE_RNN),
+        _ => tiles!(rnn_tile, S::TILE_RNN),
+    }
+}
+
+/// Dense layer over output blocks `lo..hi` for `NS` streams (no softmax).
+///
+/// # Safety
+/// See [`cell::dense_tile`]; `hi <= nb`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dense_generic<S: Simd, const NS: usize>(
+    s: S,
+    w: *const f32,
+    b: *const f32,
+    x: [*const f32; NS],
+    k: usize,
+    out: [*mut f32; NS],
+    lo: usize,
+    hi: usize,
+    act: DenseAct,
+) {
+    let mut blk = lo;
+    // SAFETY (all calls): blk + TB <= hi <= nb and the function contract.
+    if NS == 1 && S::TILE_RNN >= 4 {
+        while blk + 4 <= hi {
+            unsafe { cell::dense_tile::<S, 4, NS>(s, w, b, x, k, out, blk, act) };
+            blk += 4;
         }
-        (CellKind::Rnn, _) => tiles!(rnn_tile, S::TILE_RNN),
+    }
+    while blk < hi {
+        unsafe { cell::dense_tile::<S, 1, NS>(s, w, b, x, k, out, blk, act) };
+        blk += 1;
+    }
+}
+
+/// The kernels of one kernel set, each compiled once, as its own function, inside the
+/// set's `#[target_feature]` context (see [`impl_exec`]). The drivers (`step`, `run`,
+/// `step_many`) are generic over this trait and call these entry points; keeping each
+/// kernel a separate function keeps compile times and code size proportional to
+/// (kernel sets x kernel kinds), not to every driver that uses them.
+pub(crate) trait Exec: Simd {
+    /// Kernel `kind` over blocks `lo..hi` for `NS` streams.
+    ///
+    /// # Safety
+    /// See [`blocks_generic`].
+    unsafe fn blocks<const NS: usize>(self, kind: u8, a: &[DirArgs; NS], lo: usize, hi: usize);
+    /// Dense layer over blocks `lo..hi`.
+    ///
+    /// # Safety
+    /// See [`dense_generic`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn dense<const NS: usize>(
+        self,
+        w: *const f32,
+        b: *const f32,
+        x: [*const f32; NS],
+        k: usize,
+        out: [*mut f32; NS],
+        lo: usize,
+        hi: usize,
+        act: DenseAct,
+    );
+    /// Input projection of a sequence.
+    ///
+    /// # Safety
+    /// See [`cell::project`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn project(
+        self,
+        w: *const f32,
+        b: *const f32,
+        panels: usize,
+        k: usize,
+        xs: *const f32,
+        frames: usize,
+        proj: *mut f32,
+        gru_lbr: bool,
+    );
+    /// Softmax or LogSoftmax in place.
+    ///
+    /// # Safety
+    /// See [`crate::math::softmax_in_place`].
+    unsafe fn softmax(self, v: *mut f32, n: usize, log: bool);
+}
+
+/// Implements [`Exec`] for a kernel set: every method forwards to a nested function that
+/// carries the set's `#[target_feature]` (none for the scalar and portable sets), into
+/// which the generic kernel code inlines.
+macro_rules! impl_exec {
+    ($ty:ty $(, $feat:literal)?) => {
+        impl Exec for $ty {
+            #[inline(always)]
+            unsafe fn blocks<const NS: usize>(self, k: u8, a: &[DirArgs; NS], lo: usize, hi: usize) {
+                /// # Safety
+                /// The CPU has the set's features; see [`blocks_generic`].
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn go<const NS: usize, const KIND: u8>(s: $ty, a: &[DirArgs; NS], lo: usize, hi: usize) {
+                    // SAFETY: forwarded contract.
+                    unsafe { blocks_generic::<$ty, NS, KIND>(s, a, lo, hi) }
+                }
+                // SAFETY: the token proves the CPU has the features; forwarded contract.
+                unsafe {
+                    match k {
+                        kind::LSTM => go::<NS, { kind::LSTM }>(self, a, lo, hi),
+                        kind::GRU_LBR => go::<NS, { kind::GRU_LBR }>(self, a, lo, hi),
+                        kind::GRU_P1 => go::<NS, { kind::GRU_P1 }>(self, a, lo, hi),
+                        kind::GRU_P2 => go::<NS, { kind::GRU_P2 }>(self, a, lo, hi),
+                        _ => go::<NS, { kind::RNN }>(self, a, lo, hi),
+                    }
+                }
+            }
+            #[inline(always)]
+            unsafe fn dense<const NS: usize>(
+                self,
+                w: *const f32,
+                b: *const f32,
+                x: [*const f32; NS],
+                k: usize,
+                out: [*mut f32; NS],
+                lo: usize,
+                hi: usize,
+                act: DenseAct,
+            ) {
+                /// # Safety
+                /// The CPU has the set's features; see [`dense_generic`].
+                $(#[target_feature(enable = $feat)])?
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn go<const NS: usize>(
+                    s: $ty,
+                    w: *const f32,
+                    b: *const f32,
+                    x: [*const f32; NS],
+                    k: usize,
+                    out: [*mut f32; NS],
+                    lo: usize,
+                    hi: usize,
+                    act: DenseAct,
+                ) {
+                    // SAFETY: forwarded contract.
+                    unsafe { dense_generic::<$ty, NS>(s, w, b, x, k, out, lo, hi, act) }
+                }
+                // SAFETY: the token proves the CPU has the features; forwarded contract.
+                unsafe { go::<NS>(self, w, b, x, k, out, lo, hi, act) }
+            }
+            #[inline(always)]
+            unsafe fn project(
+                self,
+                w: *const f32,
+                b: *const f32,
+                panels: usize,
+                k: usize,
+                xs: *const f32,
+                frames: usize,
+                proj: *mut f32,
+                gru_lbr: bool,
+            ) {
+                /// # Safety
+                /// The CPU has the set's features; see [`cell::project`].
+                $(#[target_feature(enable = $feat)])?
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn go(
+                    s: $ty,
+                    w: *const f32,
+                    b: *const f32,
+                    panels: usize,
+                    k: usize,
+                    xs: *const f32,
+                    frames: usize,
+                    proj: *mut f32,
+                    gru_lbr: bool,
+                ) {
+                    // SAFETY: forwarded contract. GRU with linear_before_reset starts the
+                    // candidate's projection (every third panel) from Wb alone.
+                    unsafe { cell::project(s, w, b, panels, k, xs, frames, proj, |p| gru_lbr && p % 3 == 2) }
+                }
+                // SAFETY: the token proves the CPU has the features; forwarded contract.
+                unsafe { go(self, w, b, panels, k, xs, frames, proj, gru_lbr) }
+            }
+            #[inline(always)]
+            unsafe fn softmax(self, v: *mut f32, n: usize, log: bool) {
+                /// # Safety
+                /// The CPU has the set's features; see [`crate::math::softmax_in_place`].
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn go(s: $ty, v: *mut f32, n: usize, log: bool) {
+                    // SAFETY: forwarded contract.
+                    unsafe { crate::math::softmax_in_place(s, v, n, log) }
+                }
+                // SAFETY: the token proves the CPU has the features; forwarded contract.
+                unsafe { go(self, v, n, log) }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::x86_64::{avx2::Avx2, avx512::Avx512};
+#[cfg(target_arch = "x86_64")]
+impl_exec!(Avx512, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
+#[cfg(target_arch = "x86_64")]
+impl_exec!(Avx2, "avx2,fma,f16c");
+#[cfg(target_arch = "aarch64")]
+use crate::kernels::aarch64::neon::Neon;
+#[cfg(target_arch = "aarch64")]
+impl_exec!(Neon, "neon");
+impl_exec!(crate::kernels::Portable);
+impl_exec!(crate::kernels::Scalar);
+
+/// Runs one of the engine's drivers with the model's kernel set: one `match` per call,
+/// then code specialised for that set.
+macro_rules! dispatch {
+    ($isa:expr, $s:ident => $body:expr) => {
+        match $isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a model holds Avx512 only if the CPU has it (checked when built).
+            Isa::Avx512 => {
+                let $s = unsafe { Avx512::new().unwrap_unchecked() };
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, for AVX2.
+            Isa::Avx2 => {
+                let $s = unsafe { Avx2::new().unwrap_unchecked() };
+                $body
+            }
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: as above, for NEON.
+            Isa::Neon => {
+                let $s = unsafe { Neon::new().unwrap_unchecked() };
+                $body
+            }
+            Isa::Portable => {
+                let $s = crate::kernels::Portable;
+                $body
+            }
+            _ => {
+                let $s = crate::kernels::Scalar;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs one direction's recurrence for one frame of one stream: every pass over every
+/// block, then `hnew -> h`.
+///
+/// # Safety
+/// `a` satisfies the [`DirArgs`] invariants.
+#[inline(always)]
+unsafe fn rec_frame<S: Exec>(s: S, cell: CellKind, lbr: bool, a: &DirArgs) {
+    let arr = [*a];
+    for phase in 0..phases(cell, lbr) {
+        // SAFETY: forwarded contract; all blocks, one thread.
+        unsafe { s.blocks::<1>(kind_of(cell, lbr, phase), &arr, 0, a.nb) };
     }
     // SAFETY: h and hnew are distinct state areas of nb * 16 floats.
-    unsafe { core::ptr::copy_nonoverlapping(a.hnew, a.h as *mut f32, nb * LANES) };
+    unsafe { core::ptr::copy_nonoverlapping(a.hnew, a.h as *mut f32, a.nb * LANES) };
 }
 
 /// Builds the kernel arguments of direction `d` of a recurrent layer.
@@ -113,27 +399,14 @@ unsafe fn dir_args<'a>(
 /// # Safety
 /// `x` holds the layer's input, `out` `nb * 16` floats.
 #[inline(always)]
-unsafe fn dense_frame<S: Simd>(s: S, dp: &crate::model::DensePlan, w: *const f32, x: *const f32, out: *mut f32) {
-    let nb = dp.nb;
-    let k = dp.desc.input_size;
+unsafe fn dense_frame<S: Exec>(s: S, dp: &crate::model::DensePlan, w: *const f32, x: *const f32, out: *mut f32) {
     let act = dp.desc.activation;
-    // SAFETY: offsets from the validated plan.
-    let (wp, bp) = unsafe { (w.add(dp.w), w.add(dp.b)) };
-    let mut b = 0;
-    // SAFETY (all calls): b + TB <= nb and the function contract.
-    if S::TILE_RNN >= 4 {
-        while b + 4 <= nb {
-            unsafe { cell::dense_tile::<S, 4>(s, wp, bp, x, k, out, b, act) };
-            b += 4;
+    // SAFETY: offsets from the validated plan; out holds nb * 16 floats.
+    unsafe {
+        s.dense::<1>(w.add(dp.w), w.add(dp.b), [x], dp.desc.input_size, [out], 0, dp.nb, act);
+        if matches!(act, DenseAct::Softmax | DenseAct::LogSoftmax) {
+            s.softmax(out, dp.desc.output_size, act == DenseAct::LogSoftmax);
         }
-    }
-    while b < nb {
-        unsafe { cell::dense_tile::<S, 1>(s, wp, bp, x, k, out, b, act) };
-        b += 1;
-    }
-    if matches!(act, DenseAct::Softmax | DenseAct::LogSoftmax) {
-        // SAFETY: out holds nb * 16 floats.
-        unsafe { crate::math::softmax_in_place(s, out, dp.desc.output_size, act == DenseAct::LogSoftmax) };
     }
 }
 
@@ -141,8 +414,8 @@ unsafe fn dense_frame<S: Simd>(s: S, dp: &crate::model::DensePlan, w: *const f32
 ///
 /// # Safety
 /// `x` holds `input_size` floats, `y` `output_size`; `state` belongs to `m`.
-#[inline(always)]
-unsafe fn step_generic<S: Simd>(s: S, m: &Model, state: &mut State, x: *const f32, y: *mut f32) {
+#[inline]
+unsafe fn step_generic<S: Exec>(s: S, m: &Model, state: &mut State, x: *const f32, y: *mut f32) {
     let w = m.inner.backing.bytes().as_ptr() as *const f32;
     let st = state.floats_mut().as_mut_ptr();
     let sc = m.inner.scratch;
@@ -176,8 +449,8 @@ unsafe fn step_generic<S: Simd>(s: S, m: &Model, state: &mut State, x: *const f3
 ///
 /// # Safety
 /// `xs` holds `frames * input_size` floats, `ys` `frames * output_size`; `state` belongs to `m`.
-#[inline(always)]
-unsafe fn run_generic<S: Simd>(s: S, m: &Model, state: &mut State, xs: &[f32], frames: usize, ys: &mut [f32]) {
+#[inline]
+unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], frames: usize, ys: &mut [f32]) {
     let w = m.inner.backing.bytes().as_ptr() as *const f32;
     let st = state.floats_mut().as_mut_ptr();
     let sc = m.inner.scratch;
@@ -201,8 +474,7 @@ unsafe fn run_generic<S: Simd>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                     // SAFETY: W and B of this direction from the validated plan; `cur`
                     // holds frames * k floats; `proj` frames * panels * 16.
                     unsafe {
-                        cell::project(
-                            s,
+                        s.project(
                             w.add(dp.w),
                             w.add(dp.b),
                             panels,
@@ -210,7 +482,7 @@ unsafe fn run_generic<S: Simd>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                             cur.as_ptr(),
                             frames,
                             proj.as_mut_ptr(),
-                            |p| lbr && p % 3 == 2,
+                            lbr,
                         )
                     };
                     for i in 0..frames {
@@ -249,47 +521,6 @@ unsafe fn run_generic<S: Simd>(s: S, m: &Model, state: &mut State, xs: &[f32], f
     ys.copy_from_slice(&cur[..frames * cur_width]);
 }
 
-macro_rules! entries {
-    ($step:ident, $run:ident, $ty:ty, $feat:literal) => {
-        /// # Safety
-        /// The CPU supports the features; the arguments satisfy `step_generic`'s contract.
-        #[target_feature(enable = $feat)]
-        unsafe fn $step(s: $ty, m: &Model, state: &mut State, x: *const f32, y: *mut f32) {
-            // SAFETY: forwarded contract.
-            unsafe { step_generic(s, m, state, x, y) }
-        }
-        /// # Safety
-        /// The CPU supports the features; the arguments satisfy `run_generic`'s contract.
-        #[target_feature(enable = $feat)]
-        unsafe fn $run(s: $ty, m: &Model, state: &mut State, xs: &[f32], frames: usize, ys: &mut [f32]) {
-            // SAFETY: forwarded contract.
-            unsafe { run_generic(s, m, state, xs, frames, ys) }
-        }
-    };
-}
-
-#[cfg(target_arch = "x86_64")]
-use crate::kernels::x86_64::{avx2::Avx2, avx512::Avx512};
-#[cfg(target_arch = "x86_64")]
-entries!(step_avx512, run_avx512, Avx512, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
-#[cfg(target_arch = "x86_64")]
-entries!(step_avx2, run_avx2, Avx2, "avx2,fma,f16c");
-#[cfg(target_arch = "aarch64")]
-use crate::kernels::aarch64::neon::Neon;
-#[cfg(target_arch = "aarch64")]
-entries!(step_neon, run_neon, Neon, "neon");
-
-/// The portable kernel set needs no target feature beyond the baseline.
-fn portable_step(m: &Model, state: &mut State, x: *const f32, y: *mut f32) {
-    // SAFETY: contract checked by the public caller.
-    unsafe { step_generic(crate::kernels::Portable, m, state, x, y) }
-}
-
-fn scalar_step(m: &Model, state: &mut State, x: *const f32, y: *mut f32) {
-    // SAFETY: contract checked by the public caller.
-    unsafe { step_generic(crate::kernels::Scalar, m, state, x, y) }
-}
-
 impl Model {
     fn check_len(what: &'static str, got: usize, expected: usize) -> Result<(), Error> {
         if got != expected {
@@ -310,22 +541,8 @@ impl Model {
         Self::check_len("output frame", y.len(), self.output_size())?;
         let isa = self.inner.isa;
         crate::isa::mark_ran(isa);
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: a model holds Avx512 only if the CPU has it (checked when built);
-            // lengths were checked above and the state belongs to this model.
-            Isa::Avx512 => unsafe {
-                step_avx512(Avx512::new().unwrap_unchecked(), self, state, x.as_ptr(), y.as_mut_ptr())
-            },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above, for AVX2.
-            Isa::Avx2 => unsafe { step_avx2(Avx2::new().unwrap_unchecked(), self, state, x.as_ptr(), y.as_mut_ptr()) },
-            #[cfg(target_arch = "aarch64")]
-            // SAFETY: as above, for NEON.
-            Isa::Neon => unsafe { step_neon(Neon::new().unwrap_unchecked(), self, state, x.as_ptr(), y.as_mut_ptr()) },
-            Isa::Portable => portable_step(self, state, x.as_ptr(), y.as_mut_ptr()),
-            _ => scalar_step(self, state, x.as_ptr(), y.as_mut_ptr()),
-        }
+        // SAFETY: lengths were checked above and the state belongs to this model.
+        dispatch!(isa, s => unsafe { step_generic(s, self, state, x.as_ptr(), y.as_mut_ptr()) });
         Ok(())
     }
 
@@ -350,21 +567,8 @@ impl Model {
         }
         let isa = self.inner.isa;
         crate::isa::mark_ran(isa);
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: see `step`.
-            Isa::Avx512 => unsafe { run_avx512(Avx512::new().unwrap_unchecked(), self, state, xs, frames, ys) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: see `step`.
-            Isa::Avx2 => unsafe { run_avx2(Avx2::new().unwrap_unchecked(), self, state, xs, frames, ys) },
-            #[cfg(target_arch = "aarch64")]
-            // SAFETY: see `step`.
-            Isa::Neon => unsafe { run_neon(Neon::new().unwrap_unchecked(), self, state, xs, frames, ys) },
-            // SAFETY: lengths checked above.
-            Isa::Portable => unsafe { run_generic(crate::kernels::Portable, self, state, xs, frames, ys) },
-            // SAFETY: lengths checked above.
-            _ => unsafe { run_generic(crate::kernels::Scalar, self, state, xs, frames, ys) },
-        }
+        // SAFETY: lengths were checked above and the state belongs to this model.
+        dispatch!(isa, s => unsafe { run_generic(s, self, state, xs, frames, ys) });
         Ok(())
     }
 }
@@ -395,10 +599,220 @@ impl Model {
         for s in states.iter() {
             self.check_state(s)?;
         }
-        let _ = threads;
-        for (n, s) in states.iter_mut().enumerate() {
-            self.step(s, &xs[n * i..][..i], &mut ys[n * o..][..o])?;
+        if states.is_empty() {
+            return Ok(());
         }
+        // The same state twice would be two mutable borrows of one stream; `&mut` already
+        // rules that out in Rust, but the C ABI builds this slice from raw pointers.
+        for (a, sa) in states.iter().enumerate() {
+            for sb in &states[a + 1..] {
+                if core::ptr::eq(sa.buf.as_ptr(), sb.buf.as_ptr()) {
+                    return Err(Error::DuplicateState);
+                }
+            }
+        }
+        if let Some((layer, direction)) = self.inner.streamable_error {
+            return Err(Error::NotStreamable { layer, direction });
+        }
+        let isa = self.inner.isa;
+        crate::isa::mark_ran(isa);
+        let threads = self.many_threads(states.len(), threads);
+        // SAFETY: lengths and states were checked above; no state appears twice.
+        dispatch!(isa, s => unsafe { many_generic(s, self, states, xs, ys, threads) });
         Ok(())
+    }
+}
+
+/// Streams whose pointers `step_many` keeps on the stack at once; more streams are
+/// processed in chunks of this many (each chunk reads every weight once per block).
+const MANY_CHUNK: usize = 64;
+
+/// A pointer that may cross to a rayon worker: every use is a disjoint block range of
+/// the same streams, as the callers' SAFETY comments argue.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(T);
+// SAFETY: used only to hand disjoint block ranges of the same buffers to worker threads
+// inside a join that ends before the buffers can be touched again.
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SendPtr<T> {}
+
+impl Model {
+    /// Threads for a `step_many` call: 1 when asked, else the current rayon pool's size
+    /// when the frame has enough work to pay for a fork-join (measured crossover: a few
+    /// hundred thousand multiply-adds), else 1.
+    fn many_threads(&self, streams: usize, threads: Option<usize>) -> usize {
+        if threads == Some(1) {
+            return 1;
+        }
+        let macs: usize = self.inner.desc.parameter_count() * streams;
+        if macs < 300_000 {
+            return 1;
+        }
+        #[cfg(feature = "std")]
+        {
+            let pool = rayon::current_num_threads();
+            threads.map_or(pool, |t| t.min(pool)).max(1)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            1
+        }
+    }
+}
+
+/// Runs `f(lo, hi)` over `0..nb` split into `threads` contiguous block ranges, in parallel
+/// with `rayon::join` (which, unlike a scope, allocates nothing).
+#[inline]
+fn split_blocks(nb: usize, threads: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    fn go(lo: usize, hi: usize, parts: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+        if parts <= 1 || hi - lo < 2 {
+            f(lo, hi);
+            return;
+        }
+        let half = parts / 2;
+        let mid = lo + (hi - lo) * half / parts;
+        #[cfg(feature = "std")]
+        rayon::join(|| go(lo, mid, half, f), || go(mid, hi, parts - half, f));
+        #[cfg(not(feature = "std"))]
+        {
+            go(lo, mid, half, f);
+            go(mid, hi, parts - half, f);
+        }
+    }
+    go(0, nb, threads.min(nb).max(1), f);
+}
+
+/// One frame for many streams: for each layer and pass, the blocks are split across
+/// threads; within a thread, for each block, groups of streams share every
+/// weight load (groups of 4, then 2, then 1). Block-outer order keeps a block's panels in cache while every stream
+/// uses them, so each weight comes from memory once per chunk of streams.
+///
+/// # Safety
+/// Lengths checked by the caller; every state belongs to `m`, no state appears twice;
+/// the model is streamable.
+#[inline(always)]
+unsafe fn many_generic<S: Exec>(
+    s: S,
+    m: &Model,
+    states: &mut [&mut State],
+    xs: &[f32],
+    ys: &mut [f32],
+    threads: usize,
+) {
+    let (isz, osz) = (m.input_size(), m.output_size());
+    let w = m.inner.backing.bytes().as_ptr() as *const f32;
+    let sc = m.inner.scratch;
+    for (ci, chunk) in states.chunks_mut(MANY_CHUNK).enumerate() {
+        let n = chunk.len();
+        let base = ci * MANY_CHUNK;
+        let mut st = [core::ptr::null_mut::<f32>(); MANY_CHUNK];
+        let mut inp = [core::ptr::null::<f32>(); MANY_CHUNK];
+        for (k, state) in chunk.iter_mut().enumerate() {
+            st[k] = state.floats_mut().as_mut_ptr();
+            inp[k] = xs[(base + k) * isz..].as_ptr();
+        }
+        let mut which = 0;
+        for plan in &m.inner.plans {
+            match plan {
+                Plan::Rec(rp) => {
+                    let (cell, lbr) = (rp.desc.cell, rp.desc.linear_before_reset);
+                    let stp = SendPtr(st);
+                    let inpp = SendPtr(inp);
+                    let wp = SendPtr(w);
+                    for phase in 0..phases(cell, lbr) {
+                        let work = |lo: usize, hi: usize| {
+                            // Whole-struct copies: the closure must capture the Send wrappers.
+                            let (st, inp, w) = (stp, inpp, wp);
+                            let w = w.0;
+                            macro_rules! group {
+                                ($g:ident, $ns:literal, $lo:expr, $hi:expr) => {
+                                    while $g + $ns <= n {
+                                        // SAFETY: bases of this model's weights and of states
+                                        // of this model; each thread writes only blocks lo..hi.
+                                        let a: [DirArgs; $ns] = core::array::from_fn(|j| unsafe {
+                                            dir_args(m, rp, 0, w, st.0[$g + j], inp.0[$g + j], core::ptr::null())
+                                        });
+                                        // SAFETY: as above.
+                                        unsafe { s.blocks::<$ns>(kind_of(cell, lbr, phase), &a, $lo, $hi) };
+                                        $g += $ns;
+                                    }
+                                };
+                            }
+                            if n == 1 {
+                                // One stream: the ISA's multi-block tiles over the whole range.
+                                let mut g = 0;
+                                group!(g, 1, lo, hi);
+                            } else {
+                                // Block-outer: a block's panels stay in cache while every
+                                // group of streams uses them.
+                                for b in lo..hi {
+                                    let mut g = 0;
+                                    group!(g, 4, b, b + 1);
+                                    group!(g, 2, b, b + 1);
+                                    group!(g, 1, b, b + 1);
+                                }
+                            }
+                        };
+                        split_blocks(rp.nb, threads, &work);
+                    }
+                    let dp = &rp.dirs[0];
+                    for k in 0..n {
+                        // SAFETY: hnew and h are distinct nb * 16 areas of stream k's state.
+                        unsafe {
+                            core::ptr::copy_nonoverlapping(st[k].add(sc.hnew), st[k].add(dp.h), rp.nb * LANES);
+                            inp[k] = st[k].add(dp.h);
+                        }
+                    }
+                }
+                Plan::Dense(dp) => {
+                    let k_in = dp.desc.input_size;
+                    let act = dp.desc.activation;
+                    let stp = SendPtr(st);
+                    let inpp = SendPtr(inp);
+                    let wp = SendPtr(w);
+                    let work = |lo: usize, hi: usize| {
+                        let (st, inp, w) = (stp, inpp, wp);
+                        let w = w.0;
+                        macro_rules! group {
+                            ($g:ident, $ns:literal, $b:expr) => {
+                                while $g + $ns <= n {
+                                    let xsn: [*const f32; $ns] = core::array::from_fn(|j| inp.0[$g + j]);
+                                    // SAFETY: stream scratch buffers hold the widest layer output.
+                                    let outs: [*mut f32; $ns] =
+                                        core::array::from_fn(|j| unsafe { st.0[$g + j].add(sc.buf[which]) });
+                                    // SAFETY: validated plan offsets; b < nb; disjoint blocks per thread.
+                                    unsafe {
+                                        s.dense::<$ns>(w.add(dp.w), w.add(dp.b), xsn, k_in, outs, $b, $b + 1, act)
+                                    };
+                                    $g += $ns;
+                                }
+                            };
+                        }
+                        for b in lo..hi {
+                            let mut g = 0;
+                            group!(g, 4, b);
+                            group!(g, 2, b);
+                            group!(g, 1, b);
+                        }
+                    };
+                    split_blocks(dp.nb, threads, &work);
+                    for k in 0..n {
+                        // SAFETY: the scratch buffer of stream k.
+                        let out = unsafe { st[k].add(sc.buf[which]) };
+                        if matches!(act, DenseAct::Softmax | DenseAct::LogSoftmax) {
+                            // SAFETY: out holds nb * 16 floats.
+                            unsafe { s.softmax(out, dp.desc.output_size, act == DenseAct::LogSoftmax) };
+                        }
+                        inp[k] = out;
+                    }
+                    which ^= 1;
+                }
+            }
+        }
+        for k in 0..n {
+            // SAFETY: inp[k] holds the stream's output_size floats; ys has room for frame base + k.
+            unsafe { core::ptr::copy_nonoverlapping(inp[k], ys[(base + k) * osz..].as_mut_ptr(), osz) };
+        }
     }
 }

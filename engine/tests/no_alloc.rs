@@ -81,5 +81,24 @@ fn step_allocates_nothing() {
         }
         let after = ALLOCS.load(Ordering::Relaxed);
         assert_eq!(after - before, 0, "{isa}: step allocated {} times in 100 steps", after - before);
+        // step_many: nothing after the first call with a given stream count, single-threaded
+        // and on a rayon pool.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let mut states: Vec<_> = (0..11).map(|_| m.new_state()).collect();
+        let xs = vec![0.2f32; 11 * m.input_size()];
+        let mut ys = vec![0.0f32; 11 * m.output_size()];
+        for threads in [Some(1), None] {
+            let mut refs: Vec<&mut recur::State> = states.iter_mut().collect();
+            let mut call = |refs: &mut Vec<&mut recur::State>| {
+                pool.install(|| m.step_many_with(refs, &xs, &mut ys, threads)).unwrap();
+            };
+            call(&mut refs);
+            let before = ALLOCS.load(Ordering::Relaxed);
+            for _ in 0..20 {
+                call(&mut refs);
+            }
+            let after = ALLOCS.load(Ordering::Relaxed);
+            assert_eq!(after - before, 0, "{isa}: step_many ({threads:?} threads) allocated {} times", after - before);
+        }
     }
 }
