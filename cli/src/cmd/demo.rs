@@ -126,7 +126,7 @@ pub fn main() -> Result<(), Error> {
         if c >= 1 && end + 1 - t >= 3 {
             let peak = (t..=end).map(|f| ys[f * o + c]).fold(f32::NEG_INFINITY, f32::max).exp();
             let name = classes.get(c).map_or("?", String::as_str);
-            outln!("  frames {t:>3}-{end:<3} {name:<6} (peak probability {peak:.3})");
+            outln!("  frames {t:>3}-{end:<3} {name:<9} (peak probability {peak:.3})");
         }
         t = end + 1;
     }

@@ -11,12 +11,17 @@
 //!   buffer that fits in a cache measures that cache's bandwidth, which is exactly the
 //!   bound for a model of that size.
 //!
-//! Each probe calibrates its length to about 20 ms and keeps the best of a few runs; with
+//! Each probe calibrates its length to about 2 ms and keeps the best of 40 runs; with
 //! `threads > 1` every thread runs the probe at once and the rates add up.
 
 use recur::Isa;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+/// 16 floats on a 64-byte boundary: one cache line.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub struct Line(pub [f32; 16]);
 
 /// What a probe found.
 #[derive(Clone, Copy, Debug)]
@@ -46,23 +51,28 @@ fn probe_isa(isa: Isa) -> &'static str {
     }
 }
 
+/// Calls per probe after calibration.
+const RUNS: usize = 40;
+
 /// Runs `f(iters)` (which returns the work it did) with `iters` grown until one call takes
-/// ~20 ms, then keeps the best rate of five calls.
+/// ~2 ms, then keeps the best rate of [`RUNS`] calls (the best, not the median: a probe asks
+/// what the machine *can* do, and interruptions only ever slow it down; short runs make it
+/// likely that some run between two time slices of a busy machine's other work).
 fn best_rate(mut f: impl FnMut(u64) -> f64) -> f64 {
     let mut iters = 1u64 << 10;
     loop {
         let t = Instant::now();
         f(iters);
         let dt = t.elapsed();
-        if dt >= Duration::from_millis(5) || iters >= 1 << 40 {
-            let scale = 0.02 / dt.as_secs_f64().max(1e-9);
+        if dt >= Duration::from_millis(1) || iters >= 1 << 40 {
+            let scale = 0.002 / dt.as_secs_f64().max(1e-9);
             iters = ((iters as f64 * scale) as u64).max(1);
             break;
         }
         iters *= 4;
     }
     let mut best = 0.0f64;
-    for _ in 0..5 {
+    for _ in 0..RUNS {
         let t = Instant::now();
         let work = f(iters);
         best = best.max(work / t.elapsed().as_secs_f64().max(1e-12));
@@ -94,16 +104,18 @@ pub fn measure(isa: Isa, bytes: usize, threads: usize) -> Bound {
     let which = probe_isa(isa);
     let flops = on_threads(threads, || best_rate(|iters| fma_loop(which, iters)));
     // Each thread sums its own share of one weight-sized buffer (the weights are shared).
-    let per_thread = (bytes / threads.max(1)).max(4096) / 4;
+    let per_thread = (bytes / threads.max(1)).max(4096).div_ceil(64);
     let read = on_threads(threads, || {
-        let buf: Vec<f32> = (0..per_thread).map(|i| (i % 7) as f32).collect();
+        // 64-byte aligned, as the engine's weights are: a misaligned buffer would split
+        // every 64-byte load across two cache lines and understate the bandwidth.
+        let buf: Vec<Line> = (0..per_thread).map(|i| Line([(i % 7) as f32; 16])).collect();
         best_rate(|iters| {
             let mut total = 0.0f32;
             for _ in 0..iters {
                 total += sum(which, black_box(&buf));
             }
             black_box(total);
-            (iters as f64) * (buf.len() * 4) as f64
+            (iters as f64) * (buf.len() * 64) as f64
         })
     });
     Bound { flops, read_bytes_per_s: read, fma_isa: which }
@@ -126,7 +138,8 @@ fn fma_loop(which: &str, iters: u64) -> f64 {
         }
         #[cfg(target_arch = "aarch64")]
         "neon" => {
-            black_box(arm::fma_neon(iters));
+            // SAFETY: NEON is part of the aarch64 baseline.
+            black_box(unsafe { arm::fma_neon(iters) });
             iters as f64 * arm::NEON_ACC as f64 * 4.0 * 2.0
         }
         _ => {
@@ -147,7 +160,7 @@ fn fma_loop(which: &str, iters: u64) -> f64 {
 }
 
 /// The sum of `buf` (for the read-bandwidth probe).
-fn sum(which: &str, buf: &[f32]) -> f32 {
+fn sum(which: &str, buf: &[Line]) -> f32 {
     match which {
         #[cfg(target_arch = "x86_64")]
         "avx512" => {
@@ -162,19 +175,19 @@ fn sum(which: &str, buf: &[f32]) -> f32 {
         _ => {
             // Sixteen independent partial sums: the compiler vectorizes them.
             let mut acc = [0.0f32; 16];
-            let mut chunks = buf.chunks_exact(16);
-            for c in &mut chunks {
-                for (a, x) in acc.iter_mut().zip(c) {
+            for l in buf {
+                for (a, x) in acc.iter_mut().zip(&l.0) {
                     *a += x;
                 }
             }
-            acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+            acc.iter().sum()
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::Line;
     use std::arch::x86_64::*;
 
     /// Independent accumulators in the AVX-512 loop (latency 4 x 2 ports, doubled).
@@ -226,32 +239,42 @@ mod x86 {
     /// # Safety
     /// The CPU supports AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn sum_avx512(buf: &[f32]) -> f32 {
+    pub unsafe fn sum_avx512(buf: &[Line]) -> f32 {
+        // Eight lines per round, one accumulator each: the adds never wait on each other.
         let mut acc = [_mm512_setzero_ps(); 8];
-        let mut chunks = buf.chunks_exact(128);
+        let mut chunks = buf.chunks_exact(8);
         for c in &mut chunks {
-            for (k, v) in acc.iter_mut().enumerate() {
-                // SAFETY: the chunk holds 128 floats, so 16 at k * 16 are in bounds.
-                *v = _mm512_add_ps(*v, unsafe { _mm512_loadu_ps(c.as_ptr().add(k * 16)) });
+            for (v, l) in acc.iter_mut().zip(c) {
+                // SAFETY: a line holds 16 floats on a 64-byte boundary.
+                *v = _mm512_add_ps(*v, unsafe { _mm512_load_ps(l.0.as_ptr()) });
             }
+        }
+        for (v, l) in acc.iter_mut().zip(chunks.remainder()) {
+            // SAFETY: as above.
+            *v = _mm512_add_ps(*v, unsafe { _mm512_load_ps(l.0.as_ptr()) });
         }
         let mut t = _mm512_setzero_ps();
         for v in acc {
             t = _mm512_add_ps(t, v);
         }
-        _mm512_reduce_add_ps(t) + chunks.remainder().iter().sum::<f32>()
+        _mm512_reduce_add_ps(t)
     }
 
     /// # Safety
     /// The CPU supports AVX2.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn sum_avx2(buf: &[f32]) -> f32 {
+    pub unsafe fn sum_avx2(buf: &[Line]) -> f32 {
+        // Four lines (eight 32-byte halves) per round, one accumulator per half.
         let mut acc = [_mm256_setzero_ps(); 8];
-        let mut chunks = buf.chunks_exact(64);
+        let mut chunks = buf.chunks_exact(4);
         for c in &mut chunks {
-            for (k, v) in acc.iter_mut().enumerate() {
-                // SAFETY: the chunk holds 64 floats, so 8 at k * 8 are in bounds.
-                *v = _mm256_add_ps(*v, unsafe { _mm256_loadu_ps(c.as_ptr().add(k * 8)) });
+            for (k, l) in c.iter().enumerate() {
+                // SAFETY: a line holds 16 floats on a 64-byte boundary, so both 32-byte
+                // halves are in bounds and aligned.
+                unsafe {
+                    acc[2 * k] = _mm256_add_ps(acc[2 * k], _mm256_load_ps(l.0.as_ptr()));
+                    acc[2 * k + 1] = _mm256_add_ps(acc[2 * k + 1], _mm256_load_ps(l.0.as_ptr().add(8)));
+                }
             }
         }
         let mut t = _mm256_setzero_ps();
@@ -261,7 +284,7 @@ mod x86 {
         let mut lanes = [0.0f32; 8];
         // SAFETY: `lanes` holds 8 floats; unaligned store.
         unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), t) };
-        lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+        lanes.iter().sum::<f32>() + chunks.remainder().iter().flat_map(|l| l.0).sum::<f32>()
     }
 }
 
@@ -272,8 +295,10 @@ mod arm {
     /// Independent accumulators in the NEON loop.
     pub const NEON_ACC: usize = 16;
 
-    /// NEON is part of the aarch64 baseline, so no detection is needed.
-    pub fn fma_neon(iters: u64) -> f32 {
+    /// # Safety
+    /// The CPU supports NEON (every aarch64 CPU does: it is part of the baseline).
+    #[target_feature(enable = "neon")]
+    pub unsafe fn fma_neon(iters: u64) -> f32 {
         let a = vdupq_n_f32(std::hint::black_box(0.999));
         let b = vdupq_n_f32(std::hint::black_box(0.001));
         let mut acc = [vdupq_n_f32(0.0); NEON_ACC];
