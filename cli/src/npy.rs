@@ -175,4 +175,24 @@ mod tests {
         forged.truncate(forged.len().min(200));
         assert!(read_npy_bytes(&forged).is_err());
     }
+
+    /// npyz parses the header's Python literal; whatever the bytes, reading must fail
+    /// cleanly rather than panic.
+    #[test]
+    fn damaged_files_never_panic() {
+        let good = npy_bytes(&Tensor::f32(vec![2, 3], vec![1.0; 6])).unwrap();
+        let mut seed = 0x9e37_79b9u32;
+        for pos in 0..good.len() {
+            for v in [0u8, 0xff, b'(', b')', b',', b'9', b'\'', b'{', b'}', b'<', b'>', b'|', b'x'] {
+                let mut b = good.clone();
+                b[pos] = v;
+                let _ = read_npy_bytes(&b);
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let cut = seed as usize % (b.len() + 1);
+                let _ = read_npy_bytes(&b[..cut]);
+            }
+        }
+    }
 }
