@@ -53,7 +53,7 @@ pub fn random_rec(
 /// A random chain: 1..=max_layers recurrent layers (sizes in 1..=max_size) and maybe a dense head.
 pub fn random_model(seed: u64, max_layers: usize, max_size: usize, forward_only: bool, odd_acts: bool) -> ModelDesc {
     let mut rng = SplitMix64(seed);
-    let mut size = |rng: &mut SplitMix64| 1 + (rng.next_u64() as usize % max_size);
+    let size = |rng: &mut SplitMix64| 1 + (rng.next_u64() as usize % max_size);
     let n = 1 + rng.next_u64() as usize % max_layers;
     let mut input = size(&mut rng);
     let mut layers = Vec::new();
