@@ -1123,3 +1123,150 @@ fn extreme_attribute_values_never_panic() {
     }
     let _ = import(&m);
 }
+
+/// Mutations at the protobuf level reach deeper than byte flips: shapes, attribute values,
+/// wiring and operator types change while the file stays readable. Any outcome but a
+/// panic is fine.
+#[test]
+fn structurally_mutated_models_never_panic() {
+    let mut seeds: Vec<ModelProto> = vec![
+        rec("LSTM", vec![as_("direction", "bidirectional"), ai("layout", 1)]).model(),
+        lstm_head("Softmax", vec![ai("axis", -1)], 13),
+        lstm_head("Relu", vec![], 11),
+        two_layer_gru(false, 13),
+        two_layer_gru(true, 9),
+        unrolled(3, true).0,
+    ];
+    let conf = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
+    for case in [
+        "stateful_lstm_legacy",
+        "gru_bi_2layer_dynamo",
+        "bilstm_head_legacy",
+        "mixed_stack_dynamo",
+        "lstm_all_inputs_op14",
+    ] {
+        if let Ok(b) = std::fs::read(conf.join(case).join("model.onnx")) {
+            seeds.push(ModelProto::decode(&b[..]).unwrap());
+        }
+    }
+    let mut s: u64 = 0x2545F4914F6CDD1D;
+    let mut rnd = move |n: usize| -> usize {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s % n.max(1) as u64) as usize
+    };
+    let ints = [i64::MIN, -3, -2, -1, 0, 1, 2, 3, 4, 7, 1 << 20, i64::MAX];
+    let ops = [
+        "Transpose",
+        "Reshape",
+        "Squeeze",
+        "Unsqueeze",
+        "Slice",
+        "Gather",
+        "Concat",
+        "MatMul",
+        "Add",
+        "Identity",
+        "Shape",
+        "Expand",
+        "LSTM",
+        "GRU",
+        "RNN",
+        "Softmax",
+        "Split",
+        "Cast",
+    ];
+    let mut ok = 0;
+    for seed in &seeds {
+        for _ in 0..300 {
+            let mut m = seed.clone();
+            let g = m.graph.as_mut().unwrap();
+            let names: Vec<String> = g
+                .node
+                .iter()
+                .flat_map(|n| n.output.clone())
+                .chain(g.initializer.iter().map(|t| t.name.clone()))
+                .collect();
+            for _ in 0..1 + rnd(3) {
+                match rnd(7) {
+                    0 if !g.initializer.is_empty() => {
+                        let k = rnd(g.initializer.len());
+                        let t = &mut g.initializer[k];
+                        if !t.dims.is_empty() {
+                            let d = rnd(t.dims.len());
+                            t.dims[d] = ints[rnd(ints.len())];
+                        }
+                    }
+                    1 if !g.node.is_empty() => {
+                        let k = rnd(g.node.len());
+                        let n = &mut g.node[k];
+                        if !n.attribute.is_empty() {
+                            let a = rnd(n.attribute.len());
+                            let at = &mut n.attribute[a];
+                            at.i = ints[rnd(ints.len())];
+                            at.ints.iter_mut().for_each(|v| *v = ints[rnd(ints.len())]);
+                            at.f = [f32::NAN, -1.0, 0.0, 0.5, 1e30][rnd(5)];
+                        }
+                    }
+                    2 if !g.node.is_empty() && !names.is_empty() => {
+                        let k = rnd(g.node.len());
+                        let n = &mut g.node[k];
+                        if !n.input.is_empty() {
+                            let i = rnd(n.input.len());
+                            n.input[i] = names[rnd(names.len())].clone();
+                        }
+                    }
+                    3 if !g.node.is_empty() => {
+                        let k = rnd(g.node.len());
+                        g.node[k].op_type = ops[rnd(ops.len())].into();
+                    }
+                    4 if !g.input.is_empty() => {
+                        let k = rnd(g.input.len());
+                        if let Some(sh) = g.input[k]
+                            .r#type
+                            .as_mut()
+                            .and_then(|t| t.tensor_type.as_mut())
+                            .and_then(|t| t.shape.as_mut())
+                        {
+                            if !sh.dim.is_empty() {
+                                let d = rnd(sh.dim.len());
+                                sh.dim[d] = tensor_shape_proto::Dimension {
+                                    dim_value: Some(ints[rnd(ints.len())]),
+                                    ..Default::default()
+                                };
+                            }
+                        }
+                    }
+                    5 if !g.node.is_empty() => {
+                        let k = rnd(g.node.len());
+                        g.node.remove(k);
+                    }
+                    _ if !g.initializer.is_empty() => {
+                        let k = rnd(g.initializer.len());
+                        let t = &mut g.initializer[k];
+                        if t.data_type == data_type::INT64 {
+                            t.int64_data.iter_mut().for_each(|v| *v = ints[rnd(ints.len())]);
+                            if !t.raw_data.is_empty() {
+                                let at = rnd(t.raw_data.len());
+                                t.raw_data[at] = rnd(256) as u8;
+                            }
+                        } else {
+                            t.data_type =
+                                [data_type::FLOAT16, data_type::DOUBLE, data_type::INT32, data_type::STRING][rnd(4)];
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let t0 = std::time::Instant::now();
+            let r = import(&m);
+            let dt = t0.elapsed();
+            if dt.as_millis() > 200 {
+                println!("slow ({dt:?}): {:?}", r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            }
+            ok += r.is_ok() as usize;
+        }
+    }
+    println!("{ok} of {} mutated models still imported", seeds.len() * 300);
+}

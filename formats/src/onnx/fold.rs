@@ -19,6 +19,10 @@ use alloc::vec::Vec;
 
 /// Largest uniform constant materialized as a dense tensor.
 const MAX_MATERIALIZE: usize = 1 << 24;
+/// Largest tensor a folded operator may create (128 Mi elements: more than the biggest
+/// weight matrix of a realistic recurrent layer, and a bound on what a hostile file can
+/// make the folder allocate).
+const MAX_FOLD_ELEMS: usize = 1 << 27;
 
 type R<T> = Result<T, OnnxError>;
 
@@ -70,7 +74,7 @@ fn numel(shape: &[usize]) -> Option<usize> {
 fn norm_axis(node: &Node<'_>, axis: i64, rank: usize, what: &str) -> R<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    if a < 0 || a >= r.max(1) && !(rank == 0 && a == 0) {
+    if a < 0 || a >= r {
         return Err(node.bad_attr(what, &alloc::format!("{axis}"), &alloc::format!("is outside rank {rank}")));
     }
     Ok(a as usize)
@@ -157,15 +161,16 @@ pub(crate) fn fold(
     for v in ins {
         match v {
             None => t.push(None),
-            Some(v) => match dense(v) {
-                Some(x) => t.push(Some(x)),
-                None => {
-                    return Err(unsupported(
+            Some(v) => {
+                match dense(v) {
+                    Some(x) => t.push(Some(x)),
+                    None => return Err(unsupported(
                         node,
-                        "computes on a constant whose shape is only known at run time, which recur cannot fold",
-                    ))
+                        "computes on a constant whose shape is only known at run time (or is too large), which recur \
+                         cannot fold",
+                    )),
                 }
-            },
+            }
         }
     }
     let out = fold_dense(node, &t, opset)?;
@@ -247,7 +252,6 @@ fn fold_splat(node: &Node<'_>, ins: &[Option<Val>], opset: i64) -> R<Option<Vec<
             Val::Dyn(_) => None,
         }
     };
-    let sym_shape = |s: &[SInt]| s.iter().any(|d| d.known().is_none());
     let out = |s: Splat| Ok(Some(alloc::vec![Val::Splat(Rc::new(s))]));
     match op {
         "ConstantOfShape" => {
@@ -277,19 +281,21 @@ fn fold_splat(node: &Node<'_>, ins: &[Option<Val>], opset: i64) -> R<Option<Vec<
                 return Err(missing(node, "shape"));
             };
             let shape = sints(node, shape, "shape")?;
+            // Expanding a uniform tensor (a zero state) stays a splat whatever the shape:
+            // nothing is allocated for it unless a consumer needs its elements.
             let Some(s) = splat_of(x) else { return Ok(None) };
-            if !sym_shape(&shape) && !sym_shape(&s.shape) {
-                return Ok(None);
+            if shape.iter().any(|d| d.known().is_some_and(|k| k < 0)) {
+                return Err(invalid_input(node, "shape", "has a negative entry"));
             }
             let b = broadcast_sym(&s.shape, &shape)
                 .ok_or_else(|| invalid_input(node, "shape", "does not broadcast with the input's shape"))?;
             out(Splat { shape: b, ..s })
         }
         _ => {
-            // Other operators keep a splat symbolic only if one of their inputs is a
-            // symbolic-shape splat; otherwise the dense path computes them.
+            // Other operators keep a splat as a splat only if it cannot be materialized
+            // (a run-time or very large shape); otherwise the dense path computes them.
             let Some(Some(Val::Splat(s0))) = ins.first() else { return Ok(None) };
-            if !sym_shape(&s0.shape) {
+            if dense(&Val::Splat(s0.clone())).is_some() {
                 return Ok(None);
             }
             let s = (**s0).clone();
@@ -523,7 +529,7 @@ fn broadcast_shape(node: &Node<'_>, a: &[usize], b: &[usize]) -> R<Vec<usize>> {
             }
         });
     }
-    if numel(&out).is_none_or(|n| n as u128 > tensor::MAX_TENSOR_ELEMS) {
+    if numel(&out).is_none_or(|n| n > MAX_FOLD_ELEMS) {
         return Err(unsupported(node, "the broadcast result is too large to fold"));
     }
     Ok(out)
@@ -572,7 +578,10 @@ fn fold_dense(node: &Node<'_>, t: &[Option<Rc<Tensor>>], opset: i64) -> R<Option
             let target = sints(node, &Val::Const(req(node, t, 1, "shape")?.clone()), "shape")?;
             let input: Vec<SInt> = x.shape.iter().map(|&d| SInt::K(d as i64)).collect();
             let shape = resolve_reshape(node, &input, &target, node.a_int("allowzero")?.unwrap_or(0) != 0)?;
-            let shape: Vec<usize> = shape.iter().map(|d| d.known().unwrap_or(-1) as usize).collect();
+            let Some(shape) = shape.iter().map(|d| d.known().map(|k| k as usize)).collect::<Option<Vec<usize>>>()
+            else {
+                return Err(unsupported(node, "reshapes a constant to a shape that depends on run-time sizes"));
+            };
             if numel(&shape) != Some(x.numel()) {
                 return Err(invalid_input(
                     node,
@@ -684,6 +693,10 @@ fn fold_dense(node: &Node<'_>, t: &[Option<Rc<Tensor>>], opset: i64) -> R<Option
             let axis = norm_axis(node, node.a_int("axis")?.unwrap_or(0), r, "axis")?;
             let n = x.shape[axis] as i64;
             let iv = idx.known_ints().ok_or_else(|| type_mismatch(node, "indices must be known integers"))?;
+            let out_n = (x.numel() / x.shape[axis].max(1)) as u128 * iv.len() as u128;
+            if out_n > MAX_FOLD_ELEMS as u128 {
+                return Err(unsupported(node, "the gathered result is too large to fold"));
+            }
             let mut norm = Vec::with_capacity(iv.len());
             for &i in &iv {
                 let j = if i < 0 { i + n } else { i };
@@ -741,15 +754,18 @@ fn fold_dense(node: &Node<'_>, t: &[Option<Rc<Tensor>>], opset: i64) -> R<Option
             let (Some(s), Some(l), Some(d)) = (s.known_ints(), l.known_ints(), d.known_ints()) else {
                 return Err(unsupported(node, "only integer ranges are folded"));
             };
-            let (s, l, d) = (s[0], l[0], d[0]);
+            let (Some(&s), Some(&l), Some(&d)) = (s.first(), l.first(), d.first()) else {
+                return Err(invalid_input(node, "start", "must be scalars"));
+            };
             if d == 0 {
                 return Err(invalid_input(node, "delta", "is zero"));
             }
-            let n = ((l - s) as f64 / d as f64).ceil().max(0.0) as usize;
-            if n > 1 << 20 {
+            let n = ((l as f64 - s as f64) / d as f64).ceil().max(0.0);
+            if n > (1u64 << 20) as f64 {
                 return Err(unsupported(node, "the range is too long to fold"));
             }
-            let v: Vec<i64> = (0..n as i64).map(|i| s + i * d).collect();
+            let n = n as usize;
+            let v: Vec<i64> = (0..n as i128).map(|i| (s as i128 + i * d as i128) as i64).collect();
             one(Tensor::i64s(alloc::vec![n], &v))
         }
         "Add" | "Sub" | "Mul" | "Div" | "Equal" | "Less" | "Greater" | "Max" | "Min" | "Pow" => {
@@ -830,7 +846,8 @@ fn split_sizes(node: &Node<'_>, split_input: Option<Rc<Tensor>>, dim: usize, ops
     };
     match given {
         Some(v) => {
-            if v.len() != outs || v.iter().any(|&x| x < 0) || v.iter().sum::<i64>() != dim as i64 {
+            if v.len() != outs || v.iter().any(|&x| x < 0) || v.iter().map(|&x| x as i128).sum::<i128>() != dim as i128
+            {
                 return Err(invalid_input(
                     node,
                     "split",
@@ -871,28 +888,34 @@ pub(crate) fn slice_spec(
     let mut spec: Vec<(usize, usize, i64)> = shape.iter().map(|&d| (0, d, 1)).collect();
     for (k, &a) in axes.iter().enumerate() {
         let ax = norm_axis(node, a, r, "axes")?;
-        let d = shape[ax] as i64;
+        // i128 keeps every intermediate exact whatever values the file holds.
+        let d = shape[ax] as i128;
         let step = steps.map_or(1, |s| s[k]);
         if step == 0 {
             return Err(invalid_input(node, "steps", "has a zero step"));
         }
-        let clampv = |v: i64, lo: i64, hi: i64| {
-            let v = if v < 0 { v.saturating_add(d) } else { v };
-            v.clamp(lo, hi)
+        if d == 0 {
+            spec[ax] = (0, 0, step);
+            continue;
+        }
+        let st = step as i128;
+        let clampv = |v: i64, lo: i128, hi: i128| {
+            let v = v as i128;
+            (if v < 0 { v + d } else { v }).clamp(lo, hi)
         };
-        let (s, e) = if step > 0 {
+        let (s, e) = if st > 0 {
             (clampv(starts[k], 0, d), clampv(ends[k], 0, d))
         } else {
             (clampv(starts[k], 0, d - 1), clampv(ends[k], -1, d - 1))
         };
-        let count = if step > 0 {
+        let count = if st > 0 {
             if e > s {
-                (e - s + step - 1) / step
+                (e - s + st - 1) / st
             } else {
                 0
             }
         } else if s > e {
-            (s - e + (-step) - 1) / (-step)
+            (s - e - st - 1) / -st
         } else {
             0
         };

@@ -600,7 +600,10 @@ impl<'m, 'o> Importer<'m, 'o> {
             Ok((_, roles)) => {
                 let x = match d.kind {
                     DynKind::Input(i) => i,
-                    _ => self.seq_input.expect("a chain has an input"),
+                    _ => match self.seq_input {
+                        Some(x) => x,
+                        None => return Err(unsupported_input(node, slot, "has no model input behind it")),
+                    },
                 };
                 let rank = self.g.inputs[x]
                     .info
@@ -1433,10 +1436,21 @@ impl<'m, 'o> Importer<'m, 'o> {
         // (axis, list of (start, count, step) or index lists per output, keep axis)
         let mut pieces: Vec<(Vec<usize>, bool)> = Vec::new();
         let axis;
+        // Rows are state slots, a handful per layer: the bound keeps a declared size from
+        // turning into a huge allocation.
         let size_of = |ax: usize| -> R<usize> {
-            group_size(&d.groups[ax]).and_then(|s| s.known()).map(|k| k as usize).ok_or_else(|| {
-                unsupported(node, alloc::format!("selects along axis {ax}, whose size is only known at run time"))
-            })
+            match group_size(&d.groups[ax]).and_then(|s| s.known()) {
+                Some(k) if (0..=1 << 16).contains(&k) => Ok(k as usize),
+                Some(k) => Err(OnnxError::LimitExceeded {
+                    what: alloc::format!("the size of axis {ax} selected by {}", node.label),
+                    value: k.unsigned_abs() as u128,
+                    limit: 1 << 16,
+                }),
+                None => Err(unsupported(
+                    node,
+                    alloc::format!("selects along axis {ax}, whose size is only known at run time"),
+                )),
+            }
         };
         match op {
             "Slice" => {
@@ -1538,7 +1552,9 @@ impl<'m, 'o> Importer<'m, 'o> {
                     };
                     match given {
                         Some(v)
-                            if v.len() == outs && v.iter().all(|&x| x >= 0) && v.iter().sum::<i64>() == n as i64 =>
+                            if v.len() == outs
+                                && v.iter().all(|&x| x >= 0)
+                                && v.iter().map(|&x| x as i128).sum::<i128>() == n as i128 =>
                         {
                             v.iter().map(|&x| x as usize).collect()
                         }
@@ -1904,6 +1920,14 @@ impl<'m, 'o> Importer<'m, 'o> {
         } else {
             self.stage_width()
         };
+        // Past this width an inserted identity layer would dwarf any real layer.
+        if n == 0 || n > 1 << 13 {
+            return Err(OnnxError::LimitExceeded {
+                what: alloc::format!("the width of the identity layer that would carry {}", node.label),
+                value: n as u128,
+                limit: 1 << 13,
+            });
+        }
         let mut w = alloc::vec![0.0f32; n * n];
         for k in 0..n {
             w[k * n + k] = 1.0;
@@ -1948,7 +1972,7 @@ impl<'m, 'o> Importer<'m, 'o> {
             }
             (Val::Dyn(_), c) => (a, c, true),
             (c, Val::Dyn(_)) => (b, c, false),
-            _ => unreachable!("constant inputs are folded"),
+            _ => return Err(unsupported(node, "adds constants recur could not fold")),
         };
         if op == "Sub" && !x_first {
             return Err(unsupported(node, "subtracts a run-time value from a constant"));
@@ -2009,7 +2033,9 @@ impl<'m, 'o> Importer<'m, 'o> {
         let softmax = matches!(op, "Softmax" | "LogSoftmax");
         node.check_attrs(if softmax { &["axis"] } else { &[] }, self.opset)?;
         let Some(Some(x)) = ins.first() else { return Err(missing(node, "input")) };
-        let xd = x.as_dyn().expect("constants are folded").clone();
+        let Some(xd) = x.as_dyn().cloned() else {
+            return Err(unsupported(node, "applies to a constant; recur does not fold this operator"));
+        };
         let rank = xd.groups.len();
         if rank == 0 {
             return Err(unsupported(node, "applies to a scalar"));
@@ -2165,7 +2191,13 @@ impl<'m, 'o> Importer<'m, 'o> {
 
     fn input_layout(&self, name: &str) -> R<SeqLayout> {
         let mut roles = self.seq_roles.clone();
-        let x = self.seq_input.expect("claimed");
+        let Some(x) = self.seq_input else {
+            return Err(OnnxError::UnsupportedInterface {
+                what: "input",
+                name: name.into(),
+                why: "feeds no layer".into(),
+            });
+        };
         let dyn_x = self.vals[self.g.inputs[x].id].as_ref().and_then(|v| v.as_dyn().cloned());
         // An unassigned axis of size 1 is the batch axis when no other axis is.
         if !roles.contains(&Some(Role::Batch)) {

@@ -140,7 +140,7 @@ fn step_of(imp: &mut Importer<'_, '_>, id: VId, opset: i64) -> R<Option<(VId, i6
         };
         (get(imp, 1)?, get(imp, 2)?, get(imp, 3)?, get(imp, 4)?)
     };
-    let ok = matches!((starts.as_deref(), ends.as_deref()), (Some(&[a]), Some(&[b])) if a >= 0 && b == a + 1)
+    let ok = matches!((starts.as_deref(), ends.as_deref()), (Some(&[a]), Some(&[b])) if a >= 0 && a.checked_add(1) == Some(b))
         && axes.as_deref().is_none_or(|a| a == [0])
         && steps.as_deref().is_none_or(|s| s == [1]);
     match (p, ok) {
