@@ -76,8 +76,9 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
     let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..threads {
-            // The importer recurses over the graph; debug builds need more than the
-            // default 2 MiB of stack for the deepest cases.
+            // In debug builds the engine's fully inlined `run` entry points take more
+            // than the default 2 MiB of stack (about 1.6 MiB for one frame); release
+            // builds need a few KiB.
             let b = std::thread::Builder::new().stack_size(64 << 20);
             b.spawn_scoped(s, || loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
