@@ -1270,3 +1270,28 @@ fn structurally_mutated_models_never_panic() {
     }
     println!("{ok} of {} mutated models still imported", seeds.len() * 300);
 }
+
+#[test]
+fn univariate_input_and_single_unit_layers() {
+    // input_size 1, hidden_size 1: size-one feature and hidden axes are still axes.
+    let m = model(
+        vec![
+            node("GRU", "gru", &["x", "W", "R"], &["Y"], vec![ai("hidden_size", 1)]),
+            node("Squeeze", "s", &["Y", "one"], &["ys"], vec![]),
+            node("MatMul", "mm", &["ys", "Wd"], &["out"], vec![]),
+        ],
+        vec![
+            f32_init("W", &[1, 3, 1], &ramp(3, 1)),
+            f32_init("R", &[1, 3, 1], &ramp(3, 2)),
+            f32_init("Wd", &[1, 1], &[2.0]),
+            i64_init("one", &[1], &[1]),
+        ],
+        vec![fvi("x", &[D::P("T"), D::K(1), D::K(1)])],
+        vec![fvi("out", &[D::P("T"), D::K(1), D::K(1)])],
+        13,
+    );
+    let imp = import(&m).unwrap();
+    assert_eq!((imp.model.desc.input_size(), imp.model.desc.output_size()), (1, 1));
+    assert_eq!(imp.interface.inputs[0].role, IoRole::Sequence(SeqLayout::TimeBatchFeature));
+    assert_eq!(imp.interface.outputs[0].role, IoRole::Output(SeqLayout::TimeBatchFeature));
+}

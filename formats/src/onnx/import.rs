@@ -12,7 +12,6 @@ use super::graph::{Def, Graph, Node, VId};
 use super::proto::ValueInfoProto;
 use super::tensor::{self, Data, ElemType, ExternalData, SInt, Tensor};
 use super::value::{group_size, shape_text, Atom, DynKind, DynVal, Group, Label, RegroupError, Val};
-use super::ImportOptions;
 use crate::desc::{
     ActKind, Activation, CellKind, DType, DenseAct, DenseDesc, Direction, LayerDesc, ModelDesc, RecurrentDesc,
 };
@@ -72,12 +71,10 @@ pub(crate) struct Recognised {
     pub report: Vec<String>,
 }
 
-pub(crate) struct Importer<'m, 'o> {
+pub(crate) struct Importer<'m> {
     g: Graph<'m>,
     opset: i64,
     ext: ExternalData,
-    #[allow(dead_code)]
-    opts: &'o ImportOptions,
     vals: Vec<Option<Val>>,
     sym_names: HashMap<String, u32>,
     next_sym: u32,
@@ -138,15 +135,14 @@ enum Want {
     Hidden(usize),
 }
 
-impl<'m, 'o> Importer<'m, 'o> {
-    pub(crate) fn new(g: Graph<'m>, opset: i64, ext: ExternalData, opts: &'o ImportOptions) -> Self {
+impl<'m> Importer<'m> {
+    pub(crate) fn new(g: Graph<'m>, opset: i64, ext: ExternalData) -> Self {
         let n = g.names.len();
         let ni = g.inputs.len();
         Importer {
             g,
             opset,
             ext,
-            opts,
             vals: alloc::vec![None; n],
             sym_names: HashMap::new(),
             next_sym: 0,
@@ -365,6 +361,8 @@ impl<'m, 'o> Importer<'m, 'o> {
     // ---------------------------------------------------------------- matching
 
     /// Whether an atom can be ignored inside a group: a size-1 axis that is not time.
+    /// (A batch of one merged into the features changes nothing; a time or feature axis of
+    /// size one still is one.)
     fn transparent(&self, a: &Atom) -> bool {
         if !a.is_one() {
             return false;
@@ -372,7 +370,9 @@ impl<'m, 'o> Importer<'m, 'o> {
         match &a.label {
             Label::Unit | Label::Dir(1) => true,
             Label::In { input, axis } => {
-                !(Some(*input) == self.seq_input && self.seq_roles.get(*axis).copied().flatten() == Some(Role::Time))
+                let role =
+                    if Some(*input) == self.seq_input { self.seq_roles.get(*axis).copied().flatten() } else { None };
+                matches!(role, None | Some(Role::Batch))
             }
             _ => false,
         }
@@ -390,9 +390,17 @@ impl<'m, 'o> Importer<'m, 'o> {
     }
 
     /// The frame atoms of stage `stage` (what a whole frame vector consists of).
-    fn frame_ok(&self, stage: usize, sig: &[&Atom], x: usize, n: usize) -> GroupMatch {
+    fn frame_ok(&self, stage: usize, g: &Group, sig: &[&Atom], x: usize, n: usize) -> GroupMatch {
         if stage == 0 {
-            if let [a] = sig {
+            // A feature axis of size one looks transparent: then look through the group.
+            let cand: Option<&Atom> = match sig {
+                [a] => Some(a),
+                [] => {
+                    g.iter().find(|a| self.seq_axis(a, x).is_some_and(|(_, r)| matches!(r, None | Some(Role::Feature))))
+                }
+                _ => None,
+            };
+            if let Some(a) = cand {
                 if let Some((axis, role)) = self.seq_axis(a, x) {
                     if role.is_some_and(|r| r != Role::Feature) {
                         return GroupMatch::No(alloc::format!("axis {axis} of the input is already used as {role:?}"));
@@ -464,7 +472,7 @@ impl<'m, 'o> Importer<'m, 'o> {
         match want {
             Want::Time => time_or_batch(Role::Time),
             Want::Batch => time_or_batch(Role::Batch),
-            Want::Frame(n) => self.frame_ok(stage, &sig, x, n),
+            Want::Frame(n) => self.frame_ok(stage, g, &sig, x, n),
             Want::Dir(d) => {
                 let ok = match sig.as_slice() {
                     [a] => a.label == Label::Dir(d),

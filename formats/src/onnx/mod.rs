@@ -160,7 +160,7 @@ pub fn import_model(
     // A cycle anywhere makes the model invalid, even off the path to the outputs.
     g.topo_order()?;
     let ext = tensor::ExternalData { base: base_dir.map(Path::to_path_buf), budget: opts.max_external_bytes };
-    let mut imp = import::Importer::new(g, opset, ext, opts);
+    let mut imp = import::Importer::new(g, opset, ext);
     unroll::fold_unrolled_rnns(&mut imp, opset)?;
     let r = imp.run()?;
     Ok(Imported { model: r.model, interface: r.interface, report: r.report })

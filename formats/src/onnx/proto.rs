@@ -7,7 +7,7 @@
 //!
 //! * subgraph fields (`AttributeProto.g` / `graphs`, `TrainingInfoProto`) are not declared,
 //!   so a hostile file cannot make the decoder recurse through nested graphs; a node that
-//!   carries a graph attribute is still visible through [`AttributeProto::r#type`] and is
+//!   carries a graph attribute is still visible through its `AttributeProto.type` and is
 //!   refused by the importer;
 //! * `oneof` groups (`TypeProto.value`, `TensorShapeProto.Dimension.value`) are declared as
 //!   separate optional fields, which decode identically for every well-formed file.

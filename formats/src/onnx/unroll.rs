@@ -51,7 +51,7 @@ struct Unrolled {
 }
 
 /// Finds every unrolled RNN and replaces it by an `RNN` node (and a `Squeeze` for `Y`).
-pub(crate) fn fold_unrolled_rnns(imp: &mut Importer<'_, '_>, opset: i64) -> R<()> {
+pub(crate) fn fold_unrolled_rnns(imp: &mut Importer<'_>, opset: i64) -> R<()> {
     let candidates: Vec<usize> = imp
         .graph()
         .nodes
@@ -72,13 +72,13 @@ pub(crate) fn fold_unrolled_rnns(imp: &mut Importer<'_, '_>, opset: i64) -> R<()
 }
 
 /// The producing node of `id` if it is a live node with this operator and no attributes.
-fn producer<'m>(imp: &Importer<'m, '_>, id: VId, op: &str) -> Option<(usize, Node<'m>)> {
+fn producer<'m>(imp: &Importer<'m>, id: VId, op: &str) -> Option<(usize, Node<'m>)> {
     let (ni, slot) = imp.graph().producer(id)?;
     let n = &imp.graph().nodes[ni];
     (slot == 0 && !n.removed && n.op() == op && n.domain.is_empty()).then(|| (ni, n.clone()))
 }
 
-fn consts(imp: &mut Importer<'_, '_>, id: Option<VId>) -> R<Option<Rc<Tensor>>> {
+fn consts(imp: &mut Importer<'_>, id: Option<VId>) -> R<Option<Rc<Tensor>>> {
     match id {
         Some(id) => imp.static_const(id),
         None => Ok(None),
@@ -97,7 +97,7 @@ fn floats(t: &Tensor) -> Option<&[f32]> {
 }
 
 /// `s_t`: returns (P, t, nodes) when `id` is one time step of `P` along axis 0.
-fn step_of(imp: &mut Importer<'_, '_>, id: VId, opset: i64) -> R<Option<(VId, i64, Vec<usize>)>> {
+fn step_of(imp: &mut Importer<'_>, id: VId, opset: i64) -> R<Option<(VId, i64, Vec<usize>)>> {
     if let Some((gi, g)) = producer(imp, id, "Gather") {
         let (p, idx) = (g.inputs.first().copied().flatten(), g.inputs.get(1).copied().flatten());
         let axis = g.a_int("axis")?.unwrap_or(0);
@@ -135,7 +135,7 @@ fn step_of(imp: &mut Importer<'_, '_>, id: VId, opset: i64) -> R<Option<(VId, i6
         if !s.attrs.is_empty() {
             return Ok(None);
         }
-        let get = |imp: &mut Importer<'_, '_>, i: usize| -> R<Option<Vec<i64>>> {
+        let get = |imp: &mut Importer<'_>, i: usize| -> R<Option<Vec<i64>>> {
             Ok(consts(imp, s.inputs.get(i).copied().flatten())?.and_then(|t| known_ints(&t)))
         };
         (get(imp, 1)?, get(imp, 2)?, get(imp, 3)?, get(imp, 4)?)
@@ -150,7 +150,7 @@ fn step_of(imp: &mut Importer<'_, '_>, id: VId, opset: i64) -> R<Option<(VId, i6
 }
 
 /// `Add(a, b)` with one operand satisfying `pick`: returns (node, picked, other).
-fn add_operands(imp: &Importer<'_, '_>, id: VId) -> Option<(usize, VId, VId)> {
+fn add_operands(imp: &Importer<'_>, id: VId) -> Option<(usize, VId, VId)> {
     let (ai, a) = producer(imp, id, "Add")?;
     if !a.attrs.is_empty() {
         return None;
@@ -158,7 +158,7 @@ fn add_operands(imp: &Importer<'_, '_>, id: VId) -> Option<(usize, VId, VId)> {
     Some((ai, a.inputs.first().copied().flatten()?, a.inputs.get(1).copied().flatten()?))
 }
 
-fn match_at(imp: &mut Importer<'_, '_>, ci: usize, opset: i64) -> R<Option<Unrolled>> {
+fn match_at(imp: &mut Importer<'_>, ci: usize, opset: i64) -> R<Option<Unrolled>> {
     let concat = imp.graph().nodes[ci].clone();
     if concat.a_int("axis")?.is_none_or(|a| a != 0 && a != -3) || concat.attrs.len() != 1 {
         return Ok(None);
@@ -309,7 +309,7 @@ fn attr_int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attribute_type::INT, i: v, ..Default::default() }
 }
 
-fn rewrite(imp: &mut Importer<'_, '_>, m: Unrolled, opset: i64) {
+fn rewrite(imp: &mut Importer<'_>, m: Unrolled, opset: i64) {
     let h = m.rt.shape[0];
     let i = m.wt.shape[0];
     let wt = transpose(&m.wt, &[1, 0]);
