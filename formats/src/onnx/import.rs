@@ -89,6 +89,8 @@ pub(crate) struct Importer<'m> {
     consumers: Vec<Vec<(usize, usize)>>,
     graph_outputs: Vec<bool>,
     pub(crate) report: Vec<String>,
+    /// Model-local functions (domain, name), to name them when a node calls one.
+    pub(crate) functions: Vec<(String, String)>,
 }
 
 fn unsupported(node: &Node<'_>, why: impl Into<String>) -> OnnxError {
@@ -157,6 +159,7 @@ impl<'m> Importer<'m> {
             consumers: Vec::new(),
             graph_outputs: Vec::new(),
             report: Vec::new(),
+            functions: Vec::new(),
         }
     }
 
@@ -309,6 +312,9 @@ impl<'m> Importer<'m> {
 
     fn step(&mut self, ni: usize) -> R<()> {
         let node = self.g.nodes[ni].clone();
+        if self.functions.iter().any(|(d, n)| *d == node.domain && *n == node.label.op) {
+            return Err(unsupported(&node, "calls a model-local function, which recur does not inline"));
+        }
         if !(node.domain.is_empty() || node.domain == "ai.onnx") {
             return Err(unsupported(&node, alloc::format!("operators of domain '{}' are not supported", node.domain)));
         }
@@ -1909,14 +1915,13 @@ impl<'m> Importer<'m> {
     /// Makes sure the chain ends with a dense layer that can still take a bias or an
     /// activation, inserting an identity dense layer (exact: one weight of 1 per row)
     /// when it does not.
-    fn open_dense(&mut self, node: &Node<'_>, d: &DynVal, at: usize, need_bias: bool) -> R<()> {
+    fn open_dense(&mut self, node: &Node<'_>, d: &DynVal, at: usize) -> R<()> {
         let reusable = match self.layers.last() {
             Some(Layer { desc: LayerDesc::Dense(dd), weights: LayerWeights::Dense { .. } }) => {
                 dd.activation == DenseAct::None && matches!(d.kind, DynKind::Seq { .. })
             }
             _ => false,
         };
-        let _ = need_bias;
         if reusable {
             return Ok(());
         }
@@ -2020,7 +2025,7 @@ impl<'m> Importer<'m> {
         if op == "Sub" {
             bias.iter_mut().for_each(|v| *v = -*v);
         }
-        self.open_dense(node, &d, at, true)?;
+        self.open_dense(node, &d, at)?;
         let layer = self.layers.len() - 1;
         if let Some(Layer { weights: LayerWeights::Dense { b, .. }, .. }) = self.layers.last_mut() {
             match b {
@@ -2078,7 +2083,7 @@ impl<'m> Importer<'m> {
             "Softmax" => DenseAct::Softmax,
             _ => DenseAct::LogSoftmax,
         };
-        self.open_dense(node, &d, at, false)?;
+        self.open_dense(node, &d, at)?;
         let layer = self.layers.len() - 1;
         if let Some(Layer { desc: LayerDesc::Dense(dd), .. }) = self.layers.last_mut() {
             dd.activation = act;
@@ -2192,6 +2197,17 @@ impl<'m> Importer<'m> {
             inputs.push(IoBinding { name, role, dims: dims_of(gi.info) });
         }
         let desc = ModelDesc { layers: self.layers.iter().map(|l| l.desc.clone()).collect() };
+        let parts: Vec<String> = desc
+            .layers
+            .iter()
+            .map(|l| alloc::format!("{} {}->{}", l.kind_name(), l.input_size(), l.output_size()))
+            .collect();
+        self.report.push(alloc::format!(
+            "model: {} layer(s) [{}], {} parameters",
+            desc.layers.len(),
+            parts.join(", "),
+            desc.parameter_count()
+        ));
         let weights: Vec<LayerWeights> = self.layers.into_iter().map(|l| l.weights).collect();
         let model = PackedModel::pack(desc, &weights)?;
         Ok(Recognised { model, interface: GraphInterface { inputs, outputs }, report: self.report })

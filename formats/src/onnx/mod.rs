@@ -161,6 +161,17 @@ pub fn import_model(
     g.topo_order()?;
     let ext = tensor::ExternalData { base: base_dir.map(Path::to_path_buf), budget: opts.max_external_bytes };
     let mut imp = import::Importer::new(g, opset, ext);
+    imp.functions = model.functions.iter().map(|f| (f.domain.clone(), f.name.clone())).collect();
+    imp.report.push(alloc::format!(
+        "ONNX IR {} from '{}' {}, opset {opset}: {} nodes, {} initializers, {} inputs, {} outputs",
+        model.ir_version,
+        model.producer_name,
+        model.producer_version,
+        graph.node.len(),
+        graph.initializer.len(),
+        graph.input.len(),
+        graph.output.len()
+    ));
     unroll::fold_unrolled_rnns(&mut imp, opset)?;
     let r = imp.run()?;
     Ok(Imported { model: r.model, interface: r.interface, report: r.report })
