@@ -1748,7 +1748,8 @@ impl<'m> Importer<'m> {
                 return Err(unsupported_input(
                     node,
                     slot,
-                    "is a final state; recur applies dense layers to sequences only",
+                    "is the final state of a recurrent layer (one vector per sequence); recur's dense layers run on every frame \
+                     and its interface has no per-sequence output",
                 ))
             }
         };
@@ -2298,6 +2299,23 @@ impl<'m> Importer<'m> {
                             }
                         }
                     }
+                }
+                // Frames flattened into one axis ([T*B, F]) is a common head idiom; say so.
+                let x = self.seq_input.unwrap_or(usize::MAX);
+                let merged = d.groups.iter().any(|g| {
+                    g.iter()
+                        .filter(|a| {
+                            self.seq_axis(a, x).is_some_and(|(_, r)| matches!(r, Some(Role::Time | Role::Batch)))
+                        })
+                        .count()
+                        == 2
+                });
+                if merged {
+                    return Err(err(
+                        "flattens the time and batch axes into one ([T*B, F]); recur's interface has no layout for \
+                         flattened frames"
+                            .into(),
+                    ));
                 }
                 Err(err(alloc::format!("cannot be expressed as a sequence layout: {last}")))
             }
