@@ -19,9 +19,13 @@
 //!   `-C target-feature=+fma`) LLVM turns the sixteen lanes into vector FMAs (`fmla`,
 //!   `vfmadd`), so it costs nothing; on baseline x86-64 it is sixteen calls to libm's
 //!   `fmaf` per logical FMA (glibc's picks the hardware FMA at run time, so each call is a
-//!   few nanoseconds, not a software emulation). That makes this path roughly as slow as
-//!   the scalar reference there, which is fine: an x86-64 CPU with FMA runs the AVX2 or
-//!   AVX-512 kernels, and this path exists for targets without hand-written kernels.
+//!   few nanoseconds, not a software emulation). Measured on the W1 workload (GRU 40→128
+//!   and a dense head, one step): about 190 µs against 285 µs for the scalar reference and
+//!   3.4 µs for AVX2, i.e. the calls dominate and this path is some 50 times slower than
+//!   the hand-written x86 kernels. That is fine: an x86-64 CPU with FMA runs the AVX2 or
+//!   AVX-512 kernels, and this path exists for targets without hand-written kernels. On
+//!   aarch64 the sixteen per-lane FMAs become four `fmla v.4s`, and the matrix loops
+//!   compile to the same `ld1r`/`ldp`/`fmla` stream as NEON's.
 //! * `f32x8::min`/`max` return the non-NaN operand; the trait wants `a < b ? a : b`
 //!   (the second operand when unordered), so they are a compare and a blend.
 //!

@@ -26,9 +26,16 @@
 //!   layers when it is at least 4), tile 4: 4 blocks x 4 = 16 accumulators, the same
 //!   register budget as the LSTM tile, which is known to fit without spills.
 //!
-//! The hot loop (`cell::matvec`) then compiles to a pure stream of `ldr q` / `ld1r` /
-//! `fmla v.4s` with no scalar fallback and no spill; see the module test notes in the
-//! task report and `.ci/aarch64.sh`, which builds and runs all of this under qemu.
+//! What the hot loop (`cell::matvec`, one `k` per iteration) should compile to, checked
+//! with `cargo rustc --release --target aarch64-unknown-linux-gnu -p recur --lib --
+//! --emit asm`: for an LSTM block or four RNN blocks, one `ld1r` (the input broadcast),
+//! eight `ldp q` (sixteen weight registers), sixteen `fmla v.4s` and the pointer and
+//! counter updates, 31 instructions, no scalar code, no spill; for a GRU block the same
+//! with twelve `fmla`. This holds when the kernel interleaves each panel's load with its
+//! FMAs; loading all of a tile's weights before the first FMA needs 16 + 16 + 1 live
+//! registers for the LSTM tile, one more than there are, and costs a spill per `k`.
+//!
+//! `.ci/aarch64.sh` runs the whole test suite under qemu with this set forced.
 //!
 //! # Wide loads
 //!
