@@ -20,6 +20,10 @@
 //! candidate's recurrent product `R_h (r ⊙ h)`, so it takes two passes: the first computes
 //! z, r and the input part of the candidate; the second the candidate and the new state.
 
+// The loops index accumulators, weights and panels by their (stream, block, gate)
+// coordinates, which is how the layout is defined; iterator chains would hide that.
+#![allow(clippy::needless_range_loop)]
+
 use crate::kernels::{Simd, LANES};
 use crate::math::activate;
 use recur_format::Activation;

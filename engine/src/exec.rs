@@ -59,24 +59,32 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[Di
                 match $tile {
                     2 => {
                         while b + 2 <= hi {
+                            // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
+                            // SAFETY: b < hi <= nb; the rest is the caller's contract.
                             unsafe { cell::$f::<S, 2, NS>(s, a, b) };
                             b += 2;
                         }
                     }
                     3 => {
                         while b + 3 <= hi {
+                            // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
+                            // SAFETY: b < hi <= nb; the rest is the caller's contract.
                             unsafe { cell::$f::<S, 3, NS>(s, a, b) };
                             b += 3;
                         }
                     }
                     4 => {
                         while b + 4 <= hi {
+                            // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
+                            // SAFETY: b < hi <= nb; the rest is the caller's contract.
                             unsafe { cell::$f::<S, 4, NS>(s, a, b) };
                             b += 4;
                         }
                     }
                     8 => {
                         while b + 8 <= hi {
+                            // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
+                            // SAFETY: b < hi <= nb; the rest is the caller's contract.
                             unsafe { cell::$f::<S, 8, NS>(s, a, b) };
                             b += 8;
                         }
@@ -85,6 +93,7 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[Di
                 }
             }
             while b < hi {
+                // SAFETY: b < hi <= nb; the rest is the caller's contract.
                 unsafe { cell::$f::<S, 1, NS>(s, a, b) };
                 b += 1;
             }
@@ -120,11 +129,13 @@ unsafe fn dense_generic<S: Simd, const NS: usize>(
     // SAFETY (all calls): blk + TB <= hi <= nb and the function contract.
     if NS == 1 && S::TILE_RNN >= 4 {
         while blk + 4 <= hi {
+            // SAFETY: blk + 4 <= hi <= nb and the function contract.
             unsafe { cell::dense_tile::<S, 4, NS>(s, w, b, x, k, out, blk, act) };
             blk += 4;
         }
     }
     while blk < hi {
+        // SAFETY: blk < hi <= nb and the function contract.
         unsafe { cell::dense_tile::<S, 1, NS>(s, w, b, x, k, out, blk, act) };
         blk += 1;
     }
@@ -308,20 +319,20 @@ macro_rules! dispatch {
     ($isa:expr, $s:ident => $body:expr) => {
         match $isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: a model holds Avx512 only if the CPU has it (checked when built).
             Isa::Avx512 => {
+                // SAFETY: a model holds Avx512 only if the CPU has it (checked when built).
                 let $s = unsafe { Avx512::new().unwrap_unchecked() };
                 $body
             }
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above, for AVX2.
             Isa::Avx2 => {
+                // SAFETY: as above, for AVX2.
                 let $s = unsafe { Avx2::new().unwrap_unchecked() };
                 $body
             }
             #[cfg(target_arch = "aarch64")]
-            // SAFETY: as above, for NEON.
             Isa::Neon => {
+                // SAFETY: as above, for NEON.
                 let $s = unsafe { Neon::new().unwrap_unchecked() };
                 $body
             }
@@ -553,7 +564,7 @@ impl Model {
     pub fn run(&self, state: &mut State, xs: &[f32], ys: &mut [f32]) -> Result<(), Error> {
         self.check_state(state)?;
         let i = self.input_size();
-        if xs.len() % i != 0 {
+        if !xs.len().is_multiple_of(i) {
             return Err(Error::Length {
                 what: "input sequence (not a whole number of frames)",
                 got: xs.len(),
@@ -727,7 +738,7 @@ unsafe fn many_generic<S: Exec>(
                             let w = w.0;
                             macro_rules! group {
                                 ($g:ident, $ns:literal, $lo:expr, $hi:expr) => {
-                                    while $g + $ns <= n {
+                                    while n - $g >= $ns {
                                         // SAFETY: bases of this model's weights and of states
                                         // of this model; each thread writes only blocks lo..hi.
                                         let a: [DirArgs; $ns] = core::array::from_fn(|j| unsafe {
@@ -776,11 +787,12 @@ unsafe fn many_generic<S: Exec>(
                         let w = w.0;
                         macro_rules! group {
                             ($g:ident, $ns:literal, $b:expr) => {
-                                while $g + $ns <= n {
+                                while n - $g >= $ns {
                                     let xsn: [*const f32; $ns] = core::array::from_fn(|j| inp.0[$g + j]);
-                                    // SAFETY: stream scratch buffers hold the widest layer output.
-                                    let outs: [*mut f32; $ns] =
-                                        core::array::from_fn(|j| unsafe { st.0[$g + j].add(sc.buf[which]) });
+                                    let outs: [*mut f32; $ns] = core::array::from_fn(|j| {
+                                        // SAFETY: stream scratch buffers hold the widest layer output.
+                                        unsafe { st.0[$g + j].add(sc.buf[which]) }
+                                    });
                                     // SAFETY: validated plan offsets; b < nb; disjoint blocks per thread.
                                     unsafe {
                                         s.dense::<$ns>(w.add(dp.w), w.add(dp.b), xsn, k_in, outs, $b, $b + 1, act)

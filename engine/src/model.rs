@@ -173,7 +173,7 @@ impl Model {
             return Err(Error::IsaUnavailable { requested: isa.name(), available: alloc::string::String::new() });
         }
         let bytes = backing.bytes();
-        if (bytes.as_ptr() as usize) % ALIGN != 0 {
+        if !(bytes.as_ptr() as usize).is_multiple_of(ALIGN) {
             return Err(Error::Tensor { layer: 0, tensor: "*", what: "weight data is not 64-byte aligned".into() });
         }
         let mut plans = Vec::with_capacity(desc.layers.len());
@@ -274,7 +274,7 @@ impl Model {
             buf: [alloc_state(max_width), alloc_state(max_width)],
         };
         // Every area starts on a panel boundary (64 bytes).
-        debug_assert!(state_len % PANEL == 0);
+        debug_assert!(state_len.is_multiple_of(PANEL));
         Ok(Model {
             inner: Arc::new(Inner {
                 desc,
