@@ -1,0 +1,444 @@
+#!/usr/bin/env python3
+"""recur next to ONNX Runtime (and PyTorch, if installed), interleaved, in one invocation.
+
+    python3 benches/peers/compare.py [--threads 1 [2]] [--quick] [--workloads W1,W4]
+    python3 benches/peers/compare.py --model my.onnx --mode step|run [--steps 1000]
+
+For each workload (the four canonical ones, built by tools/make_workloads.py into a
+temporary folder, or one ONNX model given with --model) it converts the model with
+`recur convert`, then runs ROUNDS rounds; each round measures every engine once, in an
+order that alternates round by round, so that the machine's load drifts over all engines
+alike. Each engine's figure is the median over rounds of its per-round median.
+
+Engines
+  ort-stream   ONNX Runtime, one `run_with_iobinding` per frame, state fed back through two
+               ping-pong io_bindings of preallocated OrtValues (no rebinding, no allocation
+               per call); also `session.run` with preallocated numpy feeds, and the faster of
+               the two call paths is reported (step workloads)
+  ort-seq      ONNX Runtime, the whole T-frame sequence per call via io_binding (run workloads)
+  torch        PyTorch nn.GRU/nn.LSTM(+Linear) with the same weights, under torch.inference_mode,
+               streaming (one call per frame, state fed back) or whole sequence; only if
+               `import torch` works, otherwise skipped with a note
+  recur        `recur bench MODEL.recur --json --threads K --isa BEST` (mode step, or
+               `--mode run --steps T`); its `us_per_step.median` (µs per frame in both modes)
+
+ONNX Runtime gets: intra_op_num_threads=K, inter_op_num_threads=1, ORT_SEQUENTIAL,
+ORT_ENABLE_ALL graph optimizations, spinning left at its default.
+
+Output: one table — workload, threads, engine, µs per step (median over rounds), ratio
+(engine time / recur time; > 1 means recur is faster). On a shared, loaded machine the
+figures are indicative only; compare rows of the same invocation.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+try:
+    import onnxruntime as ort
+except ImportError:  # pragma: no cover
+    ort = None
+
+try:
+    import torch  # noqa: F401
+    HAVE_TORCH = True
+except Exception:  # ImportError, or a broken install
+    HAVE_TORCH = False
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- timing helpers
+
+class Timed:
+    """A callable measured in batches of `calls` calls; `per` frames per call."""
+
+    def __init__(self, fn, per=1):
+        self.fn, self.per, self.calls = fn, per, 1
+
+    def calibrate(self, target_s):
+        self.fn()  # warm-up
+        n = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                self.fn()
+            dt = time.perf_counter() - t0
+            if dt >= target_s / 4 or n >= 1 << 20:
+                break
+            n *= 2
+        self.calls = max(1, int(n * target_s / max(dt, 1e-9)))
+
+    def measure(self, batches):
+        """Median µs per frame over `batches` batches."""
+        fn, calls = self.fn, self.calls
+        fn()
+        us = []
+        for _ in range(batches):
+            t0 = time.perf_counter_ns()
+            for _ in range(calls):
+                fn()
+            us.append((time.perf_counter_ns() - t0) / 1e3 / calls / self.per)
+        return statistics.median(us)
+
+
+# ---------------------------------------------------------------- ONNX Runtime
+
+def ort_session(path, threads):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def _shape(dims, t=1):
+    return [d if isinstance(d, int) and d > 0 else t for d in dims]
+
+
+def state_pairs(sess):
+    """(input name, output name) of the fed-back states: h0->hn, c0->cn, or by position."""
+    ins = [i.name for i in sess.get_inputs()]
+    outs = [o.name for o in sess.get_outputs()]
+    pairs = []
+    for k, i in enumerate(ins[1:]):
+        if i.endswith("0") and i[:-1] + "n" in outs:
+            pairs.append((i, i[:-1] + "n"))
+        elif 1 + k < len(outs):
+            pairs.append((i, outs[1 + k]))
+    if len(pairs) != len(ins) - 1:
+        raise SystemExit(f"cannot pair state inputs {ins[1:]} with outputs {outs}")
+    return pairs
+
+
+def ort_stream_paths(path, threads, frames):
+    """The two streaming call paths: io_binding ping-pong, and session.run with preallocated feeds."""
+    sess = ort_session(path, threads)
+    xin = sess.get_inputs()[0]
+    xshape = _shape(xin.shape)
+    pairs = state_pairs(sess)
+    oshape = {o.name: _shape(o.shape) for o in sess.get_outputs()}
+    ishape = {i.name: _shape(i.shape) for i in sess.get_inputs()}
+    nf = frames.shape[0]
+
+    # io_binding: x is a numpy buffer wrapped (not copied) by an OrtValue; state buffers A and B.
+    x_np = np.zeros(xshape, np.float32)
+    x_ov = ort.OrtValue.ortvalue_from_numpy(x_np)
+    bufs = {i: [ort.OrtValue.ortvalue_from_numpy(np.zeros(ishape[i], np.float32)) for _ in range(2)]
+            for i, _ in pairs}
+    y_ov = ort.OrtValue.ortvalue_from_numpy(np.zeros(oshape[sess.get_outputs()[0].name], np.float32))
+    bindings = []
+    for k in range(2):
+        b = sess.io_binding()
+        b.bind_ortvalue_input(xin.name, x_ov)
+        b.bind_ortvalue_output(sess.get_outputs()[0].name, y_ov)
+        for i, o in pairs:
+            b.bind_ortvalue_input(i, bufs[i][k])
+            b.bind_ortvalue_output(o, bufs[i][1 - k])
+        bindings.append(b)
+    st = {"t": 0}
+    run_b = sess.run_with_iobinding
+
+    def step_iobinding():
+        t = st["t"]
+        np.copyto(x_np, frames[t % nf])
+        run_b(bindings[t & 1])
+        st["t"] = t + 1
+
+    # session.run with preallocated numpy feeds; the returned states are fed back.
+    feeds = {xin.name: np.zeros(xshape, np.float32)}
+    for i, _ in pairs:
+        feeds[i] = np.zeros(ishape[i], np.float32)
+    out_names = [sess.get_outputs()[0].name] + [o for _, o in pairs]
+    st2 = {"t": 0}
+    run = sess.run
+
+    def step_run():
+        t = st2["t"]
+        feeds[xin.name] = frames[t % nf]
+        res = run(out_names, feeds)
+        for (i, _), v in zip(pairs, res[1:]):
+            feeds[i] = v
+        st2["t"] = t + 1
+
+    return sess, {"io_binding": step_iobinding, "run": step_run}
+
+
+def ort_seq(path, threads, steps, feat):
+    sess = ort_session(path, threads)
+    xin = sess.get_inputs()[0]
+    shape = _shape(xin.shape, steps)
+    x = np.random.default_rng(7).uniform(-1, 1, size=shape).astype(np.float32)
+    b = sess.io_binding()
+    b.bind_ortvalue_input(xin.name, ort.OrtValue.ortvalue_from_numpy(x))
+    for o in sess.get_outputs():
+        b.bind_ortvalue_output(o.name, ort.OrtValue.ortvalue_from_numpy(np.zeros(_shape(o.shape, steps), np.float32)))
+    for o in sess.get_outputs():
+        if any(not isinstance(d, int) or d <= 0 for d in o.shape[1:]):
+            b = None  # some output has an unknown non-time size: let ORT allocate
+    if b is None:
+        b = sess.io_binding()
+        b.bind_ortvalue_input(xin.name, ort.OrtValue.ortvalue_from_numpy(x))
+        for o in sess.get_outputs():
+            b.bind_output(o.name)
+    return lambda: sess.run_with_iobinding(b)
+
+
+# ---------------------------------------------------------------- PyTorch (optional)
+
+def torch_callable(onnx_path, wid, mode, threads, steps):
+    """PyTorch modules with the ONNX model's weights (canonical workloads only)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    torch.set_num_threads(threads)
+    w = {t.name: numpy_helper.to_array(t) for t in onnx.load(onnx_path).graph.initializer}
+    layers = sum(1 for k in w if k.endswith("_R"))
+    kind = "GRU" if wid in ("W1", "W4") else "LSTM"
+    i0 = w["l0_W"].shape[2]
+    h = w["l0_R"].shape[2]
+    rnn = (torch.nn.GRU if kind == "GRU" else torch.nn.LSTM)(i0, h, num_layers=layers)
+
+    def reorder(a):  # ONNX gate order -> PyTorch's
+        if kind == "GRU":  # z r h -> r z n
+            z, r, n = np.split(a, 3, axis=0)
+            return np.concatenate([r, z, n], axis=0)
+        i, o, f, c = np.split(a, 4, axis=0)  # i o f c -> i f g o
+        return np.concatenate([i, f, c, o], axis=0)
+
+    with torch.no_grad():
+        for l in range(layers):
+            p = f"l{l}_"
+            b = w[p + "B"][0]
+            wb, rb = np.split(b, 2)
+            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(reorder(w[p + "W"][0])))
+            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(reorder(w[p + "R"][0])))
+            getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(reorder(wb)))
+            getattr(rnn, f"bias_hh_l{l}").copy_(torch.from_numpy(reorder(rb)))
+        fc = None
+        if "fc_W" in w:
+            fc = torch.nn.Linear(h, w["fc_W"].shape[1])
+            fc.weight.copy_(torch.from_numpy(w["fc_W"].T.copy()))
+            fc.bias.copy_(torch.from_numpy(w["fc_B"]))
+    rnn.eval()
+    if mode == "run":
+        x = torch.from_numpy(np.random.default_rng(7).uniform(-1, 1, (steps, 1, i0)).astype(np.float32))
+
+        def seq():
+            with torch.inference_mode():
+                rnn(x)
+        return seq
+    frames = torch.from_numpy(np.random.default_rng(7).uniform(-1, 1, (256, 1, 1, i0)).astype(np.float32))
+    hs = torch.zeros(layers, 1, h)
+    state = {"s": hs if kind == "GRU" else (hs, torch.zeros(layers, 1, h)), "t": 0}
+
+    def step():
+        with torch.inference_mode():
+            y, s = rnn(frames[state["t"] & 255], state["s"])
+            if fc is not None:
+                fc(y)
+        state["s"] = s
+        state["t"] += 1
+    return step
+
+
+# ---------------------------------------------------------------- recur
+
+def recur_bench(recur, model, mode, steps, threads, isa, repeats):
+    cmd = [recur, "bench", model, "--json", "--threads", str(threads), "--repeats", str(repeats)]
+    if isa:
+        cmd += ["--isa", isa]
+    if mode == "run":
+        cmd += ["--mode", "run", "--steps", str(steps)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
+    out = p.stdout
+    rows = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    if not rows:
+        raise SystemExit(f"no JSON from {' '.join(cmd)}")
+    return rows
+
+
+def recur_best_isa(recur, model):
+    row = recur_bench(recur, model, "step", 1, 1, None, 3)[0]
+    return row["chosen_isa"]
+
+
+# ---------------------------------------------------------------- driver
+
+def find_recur(arg):
+    if arg:
+        return arg
+    p = os.path.join(ROOT, "target", "release", "recur")
+    if not os.path.exists(p):
+        log("building recur: cargo build --release --bin recur")
+        subprocess.run(["cargo", "build", "--release", "--bin", "recur"], cwd=ROOT, check=True)
+    return p
+
+
+def bench_workload(wid, onnx_path, mode, steps, threads, args, recur, work):
+    rec_path = os.path.join(work, os.path.basename(onnx_path).rsplit(".", 1)[0] + ".recur")
+    subprocess.run([recur, "convert", onnx_path, rec_path], check=True, capture_output=True)
+    isa = args.isa or recur_best_isa(recur, rec_path)
+    target = 0.004 if args.quick else 0.02
+    batches = 3 if args.quick else 7
+    repeats = 5 if args.quick else 15
+
+    engines = {}  # name -> function returning µs per frame for one round
+    notes = []
+    if ort is not None:
+        if mode == "step":
+            sess, paths = ort_stream_paths(onnx_path, threads, _frames_for(onnx_path))
+            timed = {k: Timed(f) for k, f in paths.items()}
+            for t in timed.values():
+                t.calibrate(target)
+
+            def ort_round(timed=timed):
+                res = {k: t.measure(batches) for k, t in timed.items()}
+                best = min(res, key=res.get)
+                return res[best], best
+            engines["ort-stream"] = ort_round
+        else:
+            t = Timed(ort_seq(onnx_path, threads, steps, None), per=steps)
+            t.calibrate(target)
+            engines["ort-seq"] = lambda t=t: (t.measure(batches), "io_binding, whole sequence")
+    else:
+        notes.append("onnxruntime not importable: skipped")
+    if HAVE_TORCH and wid in ("W1", "W2", "W3", "W4"):
+        try:
+            t = Timed(torch_callable(onnx_path, wid, mode, threads, steps), per=steps if mode == "run" else 1)
+            t.calibrate(target)
+            engines["torch-" + ("seq" if mode == "run" else "stream")] = \
+                lambda t=t: (t.measure(batches), "inference_mode")
+        except Exception as e:  # pragma: no cover
+            notes.append(f"torch: {type(e).__name__}: {e}")
+    elif not HAVE_TORCH:
+        notes.append("torch not importable: PyTorch skipped")
+    else:
+        notes.append("torch: only the canonical workloads are mapped to nn modules")
+    extra = {}
+
+    def recur_round():
+        rows = recur_bench(recur, rec_path, mode, steps, threads, isa, repeats)
+        extra["bound_us"] = rows[0]["bound_us"]
+        return rows[0]["us_per_step"]["median"], f"recur bench --isa {isa}"
+    engines["recur"] = recur_round
+
+    names = list(engines)
+    per = {n: [] for n in names}
+    how = {}
+    for r in range(args.rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for n in order:
+            us, h = engines[n]()
+            per[n].append(us)
+            how[n] = h
+        log(f"  {wid} threads={threads} round {r + 1}/{args.rounds}: "
+            + ", ".join(f"{n} {per[n][-1]:.2f}" for n in names))
+    med = {n: statistics.median(v) for n, v in per.items()}
+    return med, how, extra, notes, isa
+
+
+def _frames_for(onnx_path):
+    import onnx
+    m = onnx.load(onnx_path, load_external_data=False)
+    dims = [d.dim_value or 1 for d in m.graph.input[0].type.tensor_type.shape.dim]
+    return np.random.default_rng(7).uniform(-1, 1, size=[256] + dims).astype(np.float32)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="recur vs ONNX Runtime (and PyTorch), interleaved")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1], help="thread counts, e.g. --threads 1 2")
+    ap.add_argument("--quick", action="store_true", help="short runs: 3 rounds, short batches")
+    ap.add_argument("--rounds", type=int, help="rounds per workload (default 7, --quick 3)")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4", help="comma-separated canonical workloads")
+    ap.add_argument("--model", help="an ONNX model instead of the canonical workloads")
+    ap.add_argument("--mode", choices=["step", "run"], default="step", help="with --model")
+    ap.add_argument("--steps", type=int, default=1000, help="frames per sequence call (run mode)")
+    ap.add_argument("--recur", help="the recur binary (default: target/release/recur, built if missing)")
+    ap.add_argument("--isa", help="recur kernel set (default: the one recur chooses)")
+    ap.add_argument("--keep", help="write the ONNX and .recur files to this folder and keep them")
+    ap.add_argument("--json", action="store_true", help="also print one JSON object per row")
+    args = ap.parse_args()
+    if args.rounds is None:
+        args.rounds = 3 if args.quick else 7
+
+    recur = find_recur(args.recur)
+    work = args.keep or tempfile.mkdtemp(prefix="recur-peers-")
+    try:
+        if args.model:
+            jobs = [(os.path.basename(args.model), args.model, args.mode)]
+        else:
+            import make_workloads
+            ids = [s.strip().upper() for s in args.workloads.split(",")]
+            paths = make_workloads.make(work, ids, verbose=False)
+            jobs = [(wid, paths[wid], make_workloads.WORKLOADS[wid][2]) for wid in ids]
+
+        rows, all_notes = [], []
+        for threads in args.threads:
+            for wid, path, mode in jobs:
+                log(f"{wid}: {mode}, {threads} thread(s)")
+                med, how, extra, notes, isa = bench_workload(wid, path, mode, args.steps, threads, args, recur, work)
+                all_notes += [n for n in notes if n not in all_notes]
+                for n, us in med.items():
+                    rows.append({"workload": wid, "mode": mode if mode == "step" else f"run T={args.steps}",
+                                 "threads": threads, "engine": n, "us_per_step": us,
+                                 "ratio_vs_recur": us / med["recur"], "how": how[n],
+                                 "recur_bound_us": extra.get("bound_us")})
+        print_table(rows, args)
+        for n in all_notes:
+            print(f"note: {n}")
+        if args.json:
+            for r in rows:
+                print(json.dumps(r))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def print_table(rows, args):
+    import platform
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    print(f"# {cpu}, {os.cpu_count()} CPUs; onnxruntime {ort.__version__ if ort else '-'}; "
+          f"torch {'yes' if HAVE_TORCH else 'not installed'}; {args.rounds} rounds, interleaved; medians")
+    print("# µs per step = per frame (run mode: per frame of a T-frame call); ratio = engine / recur (> 1: recur faster)")
+    hdr = f"| {'workload':8} | {'mode':10} | {'threads':7} | {'engine':11} | {'µs/step':>9} | {'ratio':>6} | how |"
+    print(hdr)
+    print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
+    for r in rows:
+        print(f"| {r['workload']:8} | {r['mode']:10} | {r['threads']:7} | {r['engine']:11} | "
+              f"{r['us_per_step']:9.2f} | {r['ratio_vs_recur']:6.2f} | {r['how']} |")
+    bounds = {}
+    for r in rows:
+        if r["engine"] == "recur":
+            bounds.setdefault(r["workload"], r["recur_bound_us"])
+    print("# recur's measured bound (µs/step): " + ", ".join(f"{k} {v:.2f}" for k, v in bounds.items() if v))
+
+
+if __name__ == "__main__":
+    main()
