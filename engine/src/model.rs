@@ -537,6 +537,47 @@ impl Model {
             }
         }
     }
+
+    /// Layers `range` of this model as a model of their own, for [`crate::graph`] (the
+    /// recurrent layers run per frame, a dense head once per sequence): the same weights
+    /// (shared, not copied), kernel set, fingerprint and state layout, so that a [`State`]
+    /// of either model works with the other and the layers compute the same bits. `None`
+    /// for an empty or out-of-range `range`.
+    pub(crate) fn layer_range(&self, range: core::ops::Range<usize>) -> Option<Model> {
+        let (desc, plans) = (self.inner.desc.layers.get(range.clone())?, self.inner.plans.get(range.clone())?);
+        if desc.is_empty() {
+            return None;
+        }
+        let desc = ModelDesc { layers: desc.to_vec() };
+        let streamable_error = desc.layers.iter().enumerate().find_map(|(i, l)| match l {
+            LayerDesc::Recurrent(r) if r.direction == recur_format::Direction::Reverse => Some((i, "reverse")),
+            LayerDesc::Recurrent(r) if r.direction == recur_format::Direction::Bidirectional => {
+                Some((i, "bidirectional"))
+            }
+            _ => None,
+        });
+        let saved_floats = plans
+            .iter()
+            .map(|p| match p {
+                Plan::Rec(r) => r.dirs.iter().map(|d| r.desc.hidden_size * (1 + usize::from(d.c.is_some()))).sum(),
+                Plan::Dense(_) => 0,
+            })
+            .sum();
+        let inner = Inner {
+            desc,
+            interface: recur_format::GraphInterface::default(),
+            backing: self.inner.backing.clone(),
+            plans: plans.to_vec(),
+            isa: self.inner.isa,
+            scratch: self.inner.scratch,
+            state_len: self.inner.state_len,
+            saved_floats,
+            id: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
+            fingerprint: self.inner.fingerprint,
+            streamable_error,
+        };
+        Some(Model { inner: Arc::new(inner) })
+    }
 }
 
 const SAVED_MAGIC: &[u8; 4] = b"RCS1";
