@@ -377,6 +377,9 @@ enum recur_status recur_run(const struct recur_model *model,
  * environment variable `RAYON_NUM_THREADS` or the number of CPUs); use
  * `recur_step_many_threads` to cap them (1: only the calling thread).
  *
+ * Allocates one array of `n` references per call (the engine's `step_many` takes a
+ * slice); `recur_step` allocates nothing.
+ *
  * Errors: those of `recur_step`, and `RECUR_NULL_POINTER` for a `NULL` entry in `states`,
  * `RECUR_ALIASED_STATE` when a state appears twice. Every check (every state included)
  * runs before any work: on failure no state and no output is touched. `n == 0` does

@@ -120,6 +120,9 @@ fn check_frames(
 /// environment variable `RAYON_NUM_THREADS` or the number of CPUs); use
 /// `recur_step_many_threads` to cap them (1: only the calling thread).
 ///
+/// Allocates one array of `n` references per call (the engine's `step_many` takes a
+/// slice); `recur_step` allocates nothing.
+///
 /// Errors: those of `recur_step`, and `RECUR_NULL_POINTER` for a `NULL` entry in `states`,
 /// `RECUR_ALIASED_STATE` when a state appears twice. Every check (every state included)
 /// runs before any work: on failure no state and no output is touched. `n == 0` does
@@ -208,14 +211,6 @@ unsafe fn step_many(
     check_frames("ys", ys_len, "n", n, "output", o)?;
     ffi::disjoint(xs, xs_len, "xs", ys, ys_len, "ys")?;
     ffi::disjoint(states, n, "states", ys, ys_len, "ys")?;
-    // The engine checks each stream as it steps it: check them all first, so that a
-    // failure leaves every state and output untouched.
-    if !m.model.is_streamable() {
-        // `step` on any state reports which layer (nothing is touched: it fails first).
-        let mut probe = m.model.new_state();
-        let mut y = vec![0.0; o];
-        m.model.step(&mut probe, &vec![0.0; i], &mut y)?;
-    }
     // SAFETY: NULL or valid for xs_len floats; disjoint from ys (checked).
     let xs = unsafe { ffi::slice(xs, xs_len, "xs") }?;
     // SAFETY: NULL or valid for ys_len floats, exclusive (the caller's contract).
@@ -226,6 +221,8 @@ unsafe fn step_many(
         // other call (the caller's contract): one exclusive borrow per state.
         refs.push(unsafe { &mut (*p).state });
     }
+    // The engine checks the lengths, every state and streamability before it writes
+    // anything, so a failure leaves every state and output untouched.
     m.model.step_many_with(&mut refs, xs, ys, threads)?;
     Ok(())
 }
