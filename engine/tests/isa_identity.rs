@@ -56,7 +56,7 @@ fn outputs(model: &Model, xs: &[f32], frames: usize) -> (Vec<f32>, Option<Vec<f3
 }
 
 fn check(seed: u64, max_layers: usize, max_size: usize, frames: usize, forward_only: bool) {
-    let desc = random_model(seed, max_layers, max_size, forward_only, seed % 2 == 0);
+    let desc = random_model(seed, max_layers, max_size, forward_only, seed.is_multiple_of(2));
     let weights = random_weights(&desc, seed, 1.5);
     let packed = PackedModel::pack(desc.clone(), &weights).unwrap();
     let xs = random_inputs(frames * desc.input_size(), seed, 2.0);

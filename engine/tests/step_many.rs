@@ -11,7 +11,7 @@ use recur::{Model, State};
 use recur_format::PackedModel;
 
 fn check(seed: u64, streams: usize, frames: usize) {
-    let desc = random_model(seed, 2, 90, true, seed % 3 == 0);
+    let desc = random_model(seed, 2, 90, true, seed.is_multiple_of(3));
     let packed = PackedModel::pack(desc.clone(), &random_weights(&desc, seed, 1.0)).unwrap();
     let pools: Vec<rayon::ThreadPool> =
         [2, 4].iter().map(|&t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap()).collect();
@@ -25,7 +25,7 @@ fn check(seed: u64, streams: usize, frames: usize) {
         let mut rng = SplitMix64(seed ^ 0xabc);
         for f in 0..frames {
             // A random subset, in a random order.
-            let mut chosen: Vec<usize> = (0..streams).filter(|_| rng.next_u64() % 3 != 0).collect();
+            let mut chosen: Vec<usize> = (0..streams).filter(|_| !rng.next_u64().is_multiple_of(3)).collect();
             for k in (1..chosen.len()).rev() {
                 chosen.swap(k, (rng.next_u64() % (k as u64 + 1)) as usize);
             }

@@ -29,15 +29,15 @@ pub fn random_rec(
     if !forward_only {
         r.direction = [Direction::Forward, Direction::Reverse, Direction::Bidirectional][(rng.next_u64() % 3) as usize];
     }
-    if rng.next_u64() % 4 == 0 {
+    if rng.next_u64().is_multiple_of(4) {
         r.clip = Some(0.5 + (rng.uniform() as f32 + 1.0));
     }
     match cell {
         CellKind::Lstm => {
-            r.input_forget = rng.next_u64() % 3 == 0;
-            r.peepholes = rng.next_u64() % 2 == 0;
+            r.input_forget = rng.next_u64().is_multiple_of(3);
+            r.peepholes = rng.next_u64().is_multiple_of(2);
         }
-        CellKind::Gru => r.linear_before_reset = rng.next_u64() % 2 == 0,
+        CellKind::Gru => r.linear_before_reset = rng.next_u64().is_multiple_of(2),
         CellKind::Rnn => {}
     }
     if odd_acts {
@@ -63,7 +63,7 @@ pub fn random_model(seed: u64, max_layers: usize, max_size: usize, forward_only:
         input = r.output_size();
         layers.push(LayerDesc::Recurrent(r));
     }
-    if rng.next_u64() % 2 == 0 {
+    if rng.next_u64().is_multiple_of(2) {
         let acts = [
             DenseAct::None,
             DenseAct::Relu,
