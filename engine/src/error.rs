@@ -61,7 +61,9 @@ pub enum Error {
         /// Expected.
         expected: usize,
     },
-    /// The same state passed twice to `step_many`.
+    /// The same state passed twice to a many-stream call. `Model::step_many` cannot
+    /// receive one (its `&mut` borrows are distinct); bindings that build the slice from
+    /// raw pointers report their own check with this variant.
     #[error("the same state appears twice in one step_many call")]
     DuplicateState,
     /// A state used with a model that did not create it.

@@ -92,6 +92,14 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[Di
                     _ => {}
                 }
             }
+            // Leftover blocks: pairs keep two blocks' chains in flight before singles.
+            if NS == 1 && $tile > 2 {
+                while b + 2 <= hi {
+                    // SAFETY: b + 2 <= hi <= nb; the rest is the caller's contract.
+                    unsafe { cell::$f::<S, 2, NS>(s, a, b) };
+                    b += 2;
+                }
+            }
             while b < hi {
                 // SAFETY: b < hi <= nb; the rest is the caller's contract.
                 unsafe { cell::$f::<S, 1, NS>(s, a, b) };
@@ -613,15 +621,9 @@ impl Model {
         if states.is_empty() {
             return Ok(());
         }
-        // The same state twice would be two mutable borrows of one stream; `&mut` already
-        // rules that out in Rust, but the C ABI builds this slice from raw pointers.
-        for (a, sa) in states.iter().enumerate() {
-            for sb in &states[a + 1..] {
-                if core::ptr::eq(sa.buf.as_ptr(), sb.buf.as_ptr()) {
-                    return Err(Error::DuplicateState);
-                }
-            }
-        }
+        // No state can appear twice: the slice holds `&mut State`s, which Rust's borrow
+        // rules make distinct (the C ABI, which builds the slice from raw pointers,
+        // refuses duplicates before it gets here).
         if let Some((layer, direction)) = self.inner.streamable_error {
             return Err(Error::NotStreamable { layer, direction });
         }
@@ -759,8 +761,12 @@ unsafe fn many_generic<S: Exec>(
                                 // group of streams uses them.
                                 for b in lo..hi {
                                     let mut g = 0;
-                                    group!(g, 4, b, b + 1);
-                                    group!(g, 2, b, b + 1);
+                                    if S::MANY_STREAMS >= 4 {
+                                        group!(g, 4, b, b + 1);
+                                    }
+                                    if S::MANY_STREAMS >= 2 {
+                                        group!(g, 2, b, b + 1);
+                                    }
                                     group!(g, 1, b, b + 1);
                                 }
                             }
@@ -803,8 +809,12 @@ unsafe fn many_generic<S: Exec>(
                         }
                         for b in lo..hi {
                             let mut g = 0;
-                            group!(g, 4, b);
-                            group!(g, 2, b);
+                            if S::MANY_STREAMS >= 4 {
+                                group!(g, 4, b);
+                            }
+                            if S::MANY_STREAMS >= 2 {
+                                group!(g, 2, b);
+                            }
                             group!(g, 1, b);
                         }
                     };

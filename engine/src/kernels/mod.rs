@@ -42,6 +42,10 @@ pub trait Simd: Copy + Send + Sync + 'static {
     const TILE_GRU: usize;
     /// Same, for the single-gate RNN and dense layers.
     const TILE_RNN: usize;
+    /// Most streams `step_many` puts in one register tile (1, 2 or 4): each weight
+    /// vector loaded feeds that many streams. Bounded by the register file (an LSTM block
+    /// of 4 streams holds 16 logical accumulators).
+    const MANY_STREAMS: usize = 1;
     /// 16 lanes of `f32`.
     type V: Copy;
     /// 16 lanes of comparison results.

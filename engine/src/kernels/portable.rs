@@ -113,6 +113,8 @@ impl Simd for Portable {
     const TILE_LSTM: usize = 1;
     const TILE_GRU: usize = 1;
     const TILE_RNN: usize = 4;
+    // Exercises the 2-stream tiles.
+    const MANY_STREAMS: usize = 2;
     type V = V2;
     type M = V2;
 

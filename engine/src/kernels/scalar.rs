@@ -36,6 +36,8 @@ impl Simd for Scalar {
     const TILE_LSTM: usize = 1;
     const TILE_GRU: usize = 1;
     const TILE_RNN: usize = 1;
+    // The reference exercises the multi-stream tiles that AVX-512 uses.
+    const MANY_STREAMS: usize = 4;
     type V = V;
     type M = [bool; LANES];
 

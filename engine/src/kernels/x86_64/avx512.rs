@@ -1,8 +1,10 @@
 //! The AVX-512 kernel set: one logical 16-lane vector is one `zmm` register.
 //!
-//! With 32 vector registers, the fused kernels keep 8 (LSTM: 2 blocks x 4 gates) to 9
-//! (GRU: 3 x 3) accumulators live, enough independent FMA chains to cover the FMA
-//! latency while each weight panel row is loaded once.
+//! With 32 vector registers, the fused kernels keep 8 (LSTM: 2 blocks x 4 gates) to 12
+//! (GRU: 4 x 3) accumulators live, enough independent FMA chains to cover the FMA
+//! latency while each weight panel row is loaded once. GRU takes 4 blocks: its common
+//! sizes (H = 64, 128, 256) are multiples of 64 units, so no block is left to a tile
+//! with too few chains.
 
 use crate::kernels::{Simd, LANES};
 use core::arch::x86_64::*;
@@ -54,8 +56,10 @@ const _: () = assert!(LANES == 16);
 impl Simd for Avx512 {
     const NAME: &'static str = "avx512";
     const TILE_LSTM: usize = 2;
-    const TILE_GRU: usize = 3;
+    const TILE_GRU: usize = 4;
     const TILE_RNN: usize = 8;
+    // 4 streams x 4 LSTM gates = 16 accumulators of the 32 registers.
+    const MANY_STREAMS: usize = 4;
     type V = __m512;
     type M = __mmask16;
 
