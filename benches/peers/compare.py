@@ -301,12 +301,15 @@ def bench_workload(wid, onnx_path, mode, steps, threads, args, recur, work):
     rec_path = os.path.join(work, os.path.basename(onnx_path).rsplit(".", 1)[0] + ".recur")
     subprocess.run([recur, "convert", onnx_path, rec_path], check=True, capture_output=True)
     isa = args.isa or recur_best_isa(recur, rec_path)
+    notes = []
+    err = check_outputs(recur, onnx_path, rec_path, mode, work)
+    notes.append(f"{wid}: recur vs ORT outputs over 8 frames, max abs diff of the first output: "
+                 + (f"{err:.2e}" if isinstance(err, float) else err))
     target = 0.004 if args.quick else 0.02
     batches = 3 if args.quick else 7
     repeats = 5 if args.quick else 15
 
     engines = {}  # name -> function returning µs per frame for one round
-    notes = []
     if ort is not None:
         if mode == "step":
             frames = _frames_for(onnx_path)
@@ -374,6 +377,40 @@ def bench_workload(wid, onnx_path, mode, steps, threads, args, recur, work):
     med = {n: statistics.median(v) for n, v in per.items()}
     how = {n: max(set(v), key=v.count) for n, v in how.items()}  # the call path that won most rounds
     return med, how, extra, notes, isa
+
+
+def check_outputs(recur, onnx_path, rec_path, mode, work, frames=8):
+    """Largest |recur - ORT| of y over a few frames: both engines compute the same thing."""
+    sess = ort_session(onnx_path, 1)
+    xin = sess.get_inputs()[0]
+    feat = _shape(xin.shape)[-1]
+    x = np.random.default_rng(11).uniform(-1, 1, (frames, 1, feat)).astype(np.float32)
+    d = os.path.join(work, "check_" + os.path.basename(rec_path))
+    os.makedirs(d, exist_ok=True)
+    np.save(os.path.join(d, f"input_{xin.name}.npy"), x)
+    y_name = sess.get_outputs()[0].name
+    if mode == "step":
+        pairs = state_pairs(sess)
+        feeds = {i: np.zeros(_shape(a.shape), np.float32) for i, a in
+                 ((p[0], next(v for v in sess.get_inputs() if v.name == p[0])) for p in pairs)}
+        for i, v in feeds.items():
+            np.save(os.path.join(d, f"input_{i}.npy"), v)
+        ys = []
+        for t in range(frames):
+            feeds[xin.name] = x[t:t + 1]
+            res = sess.run([y_name] + [o for _, o in pairs], feeds)
+            ys.append(res[0].reshape(-1))
+            for (i, _), v in zip(pairs, res[1:]):
+                feeds[i] = v
+        expect = np.stack(ys)
+    else:
+        expect = sess.run([y_name], {xin.name: x})[0].reshape(frames, -1)
+    out = os.path.join(d, "out")
+    p = subprocess.run([recur, "run", rec_path, "--inputs", d, "--outputs", out], capture_output=True, text=True)
+    if p.returncode != 0:
+        return f"recur run failed: {p.stderr.strip()}"
+    got = np.load(os.path.join(out, f"output_{y_name}.npy")).reshape(frames, -1)
+    return float(np.abs(got - expect).max())
 
 
 def _frames_for(onnx_path):
