@@ -460,6 +460,8 @@ def main():
                                  "ratio_vs_recur": us / med["recur"], "how": how[n],
                                  "recur_bound_us": extra.get("bound_us")})
         print_table(rows, args)
+        mtime = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(recur)))
+        print(f"# recur binary: {recur} (built {mtime})")
         for n in all_notes:
             print(f"note: {n}")
         if args.json:
