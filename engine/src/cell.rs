@@ -458,7 +458,8 @@ pub(crate) unsafe fn dense_tile<S: Simd, const TB: usize, const NS: usize>(
 /// `proj[f][p] = init(p) + W_p x_f` with the same initial value and order as the fused
 /// step. Tiles of `FT` frames share each loaded weight row.
 ///
-/// `init_wb_only(p)` says whether panel `p` starts from `Wb` alone.
+/// `init_wb_only(p)` says whether panel `p` starts from `Wb` alone. Only panels
+/// `range.0..range.1` are computed (threads take disjoint ranges).
 ///
 /// # Safety
 /// `w` holds `panels` panels of `k * 16`; `b` the layer's bias tensor (`2 * panels * 16`);
@@ -470,6 +471,7 @@ pub(crate) unsafe fn project<S: Simd>(
     w: *const f32,
     b: *const f32,
     panels: usize,
+    range: (usize, usize),
     k: usize,
     xs: *const f32,
     frames: usize,
@@ -477,7 +479,7 @@ pub(crate) unsafe fn project<S: Simd>(
     wb_only: impl Fn(usize) -> bool,
 ) {
     const FT: usize = 8;
-    for p in 0..panels {
+    for p in range.0..range.1 {
         // SAFETY: per the function contract.
         let init = unsafe {
             if wb_only(p) {

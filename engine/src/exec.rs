@@ -186,6 +186,7 @@ pub(crate) trait Exec: Simd {
         w: *const f32,
         b: *const f32,
         panels: usize,
+        range: (usize, usize),
         k: usize,
         xs: *const f32,
         frames: usize,
@@ -264,6 +265,7 @@ macro_rules! impl_exec {
                 w: *const f32,
                 b: *const f32,
                 panels: usize,
+                range: (usize, usize),
                 k: usize,
                 xs: *const f32,
                 frames: usize,
@@ -279,6 +281,7 @@ macro_rules! impl_exec {
                     w: *const f32,
                     b: *const f32,
                     panels: usize,
+                    range: (usize, usize),
                     k: usize,
                     xs: *const f32,
                     frames: usize,
@@ -287,10 +290,10 @@ macro_rules! impl_exec {
                 ) {
                     // SAFETY: forwarded contract. GRU with linear_before_reset starts the
                     // candidate's projection (every third panel) from Wb alone.
-                    unsafe { cell::project(s, w, b, panels, k, xs, frames, proj, |p| gru_lbr && p % 3 == 2) }
+                    unsafe { cell::project(s, w, b, panels, range, k, xs, frames, proj, |p| gru_lbr && p % 3 == 2) }
                 }
                 // SAFETY: the token proves the CPU has the features; forwarded contract.
-                unsafe { go(self, w, b, panels, k, xs, frames, proj, gru_lbr) }
+                unsafe { go(self, w, b, panels, range, k, xs, frames, proj, gru_lbr) }
             }
             #[inline(always)]
             unsafe fn softmax(self, v: *mut f32, n: usize, log: bool) {
@@ -490,20 +493,24 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                 proj.resize(frames * panels * LANES, 0.0);
                 for d in 0..dirs {
                     let dp = &rp.dirs[d];
-                    // SAFETY: W and B of this direction from the validated plan; `cur`
-                    // holds frames * k floats; `proj` frames * panels * 16.
-                    unsafe {
-                        s.project(
-                            w.add(dp.w),
-                            w.add(dp.b),
-                            panels,
-                            rp.desc.input_size,
-                            cur.as_ptr(),
-                            frames,
-                            proj.as_mut_ptr(),
-                            lbr,
-                        )
-                    };
+                    // The projection of all frames is one matrix product; big ones are
+                    // split by panels across the current rayon pool (each thread writes
+                    // its own panels of every frame, with the same per-row order).
+                    let macs = frames * panels * LANES * rp.desc.input_size;
+                    let threads = if macs >= PROJECT_SPLIT_MACS { m.pool_threads() } else { 1 };
+                    let (wp, bp) = (SendPtr(w), SendPtr(w));
+                    let (xp, pp) = (SendPtr(cur.as_ptr()), SendPtr(proj.as_mut_ptr()));
+                    let k_in = rp.desc.input_size;
+                    let (woff, boff) = (dp.w, dp.b);
+                    split_blocks(panels, threads, &|lo, hi| {
+                        let (wp, bp, xp, pp) = (wp, bp, xp, pp);
+                        // SAFETY: W and B of this direction from the validated plan; `cur`
+                        // holds frames * k floats; `proj` frames * panels * 16; threads
+                        // write disjoint panel ranges.
+                        unsafe {
+                            s.project(wp.0.add(woff), bp.0.add(boff), panels, (lo, hi), k_in, xp.0, frames, pp.0, lbr)
+                        };
+                    });
                     for i in 0..frames {
                         let t = if dp.reverse { frames - 1 - i } else { i };
                         // SAFETY: frame t's projection lies within `proj`.
@@ -650,7 +657,23 @@ unsafe impl<T> Send for SendPtr<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for SendPtr<T> {}
 
+/// Input projections smaller than this many multiply-adds run on one thread: below it,
+/// a fork-join costs more than it saves (a few microseconds on this class of machine).
+const PROJECT_SPLIT_MACS: usize = 4_000_000;
+
 impl Model {
+    /// Threads of the current rayon pool (1 without `std`).
+    fn pool_threads(&self) -> usize {
+        #[cfg(feature = "std")]
+        {
+            rayon::current_num_threads().max(1)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            1
+        }
+    }
+
     /// Threads for a `step_many` call: 1 when asked, else the current rayon pool's size
     /// when the frame has enough work to pay for a fork-join (measured crossover: a few
     /// hundred thousand multiply-adds), else 1.
