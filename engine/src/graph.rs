@@ -41,15 +41,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::model::{Backing, Plan};
 use crate::{Error, Model, State};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use recur_format::{
-    expected_tensors, CellKind, Dim, GraphInterface, IoBinding, IoRole, LayerDesc, ModelDesc, SeqLayout, StateKind,
-    StateLayout, StateSlot, TensorKind, TensorSpec, ALIGN,
+    ConstValues, Dim, FinalLayout, GraphInterface, IoBinding, IoRole, LayerDesc, ModelDesc, SeqLayout, StateKind,
+    StateLayout, StateSlot,
 };
 
 /// The values of a [`Tensor`].
@@ -212,6 +211,7 @@ pub fn default_interface(desc: &ModelDesc) -> GraphInterface {
             role: IoRole::Output(SeqLayout::TimeBatchFeature),
             dims: vec![sym("T"), sym("B"), Dim::Fixed(desc.output_size() as u64)],
         }],
+        constants: Vec::new(),
     }
 }
 
@@ -222,7 +222,15 @@ pub struct Graph<'m> {
     iface: GraphInterface,
     /// Index of the sequence input.
     seq: usize,
-    /// What the last layer outputs for a frame past a sequence's length (`None`: zeros),
+    /// The layers that run on every frame: the whole model, or with a head on the final
+    /// state, the layers up to the last recurrent one.
+    body: Model,
+    /// With a head on the final state: the head's dense layers (`None`: the head is empty
+    /// and the final output is the final state itself).
+    head: Option<Model>,
+    /// Index of the last recurrent layer (`None` for a model without one).
+    last_rec: Option<usize>,
+    /// What the per-frame output is for a frame past a sequence's length (`None`: zeros),
     /// computed once on first need.
     tail: std::sync::OnceLock<Option<Vec<f32>>>,
 }
@@ -252,14 +260,15 @@ fn role_text(role: &IoRole) -> String {
         IoRole::FinalState { kind: k, slots: s, layout } => {
             format!("final {} of {} ({layout:?})", kind(k), slots(s))
         }
+        IoRole::FinalOutput(l) => format!("the head on the final state, {l:?}"),
     }
 }
 
 /// Index of `(t, b)`'s frame in a sequence tensor of `[.., .., width]` frames.
 fn frame_index(layout: SeqLayout, t: usize, b: usize, tn: usize, bn: usize) -> usize {
     match layout {
-        SeqLayout::TimeBatchFeature | SeqLayout::OnnxY => t * bn + b,
-        SeqLayout::BatchTimeFeature | SeqLayout::OnnxYBatchFirst => b * tn + t,
+        SeqLayout::TimeBatchFeature | SeqLayout::OnnxY | SeqLayout::TimeBatchFlat => t * bn + b,
+        SeqLayout::BatchTimeFeature | SeqLayout::OnnxYBatchFirst | SeqLayout::BatchTimeFlat => b * tn + t,
         SeqLayout::TimeFeature => t,
     }
 }
@@ -271,6 +280,38 @@ fn state_index(layout: StateLayout, s: usize, b: usize, sn: usize, bn: usize) ->
         StateLayout::BatchSlotHidden => b * sn + s,
         StateLayout::BatchHidden => b,
     }
+}
+
+/// The shape of a sequence tensor of `f` values per frame (`dirs` x `h` when split as a
+/// recurrent `Y`), with the time and batch sizes given as text (`"T"`, `"5"`).
+fn seq_shape(l: SeqLayout, t: &str, b: &str, f: usize, dirs: usize, h: usize) -> Vec<String> {
+    let n = |v: usize| v.to_string();
+    match l {
+        SeqLayout::TimeBatchFeature => vec![t.into(), b.into(), n(f)],
+        SeqLayout::BatchTimeFeature => vec![b.into(), t.into(), n(f)],
+        SeqLayout::TimeFeature => vec![t.into(), n(f)],
+        SeqLayout::OnnxY => vec![t.into(), n(dirs), b.into(), n(h)],
+        SeqLayout::OnnxYBatchFirst => vec![b.into(), t.into(), n(dirs), n(h)],
+        SeqLayout::TimeBatchFlat => vec![format!("{t}*{b}"), n(f)],
+        SeqLayout::BatchTimeFlat => vec![format!("{b}*{t}"), n(f)],
+    }
+}
+
+/// The shape of a state tensor of `sn` slots of `h` values.
+fn state_shape(l: StateLayout, sn: usize, b: usize, h: usize) -> Vec<usize> {
+    match l {
+        StateLayout::SlotBatchHidden => vec![sn, b, h],
+        StateLayout::BatchSlotHidden => vec![b, sn, h],
+        StateLayout::BatchHidden => vec![b, h],
+    }
+}
+
+/// Where the initial states of one binding (a graph input or a constant) come from.
+struct StateSource<'a> {
+    kind: StateKind,
+    slots: &'a [StateSlot],
+    layout: StateLayout,
+    values: &'a [f32],
 }
 
 impl<'m> Graph<'m> {
@@ -289,9 +330,22 @@ impl<'m> Graph<'m> {
     pub fn with_interface(model: &'m Model, iface: GraphInterface) -> Result<Graph<'m>, GraphError> {
         let desc = model.desc();
         let bad = |s: String| Err(GraphError::BadInterface(s));
+        // The rules of the file format (roles, layouts, slots, constants); then what the
+        // graph itself needs.
+        if let Err(e) = recur_format::file::check_interface(&iface, desc) {
+            return bad(e.to_string());
+        }
+        let last_rec = desc.layers.iter().rposition(|l| matches!(l, LayerDesc::Recurrent(_)));
+        let final_head = iface.head_on_final_state();
+        // The layer whose frames `Output` gives.
+        let frame_layer = match (final_head, last_rec) {
+            (true, Some(r)) => r,
+            (true, None) => {
+                return bad("the interface has a head on the final state but the model no recurrent layer".into())
+            }
+            (false, _) => desc.layers.len() - 1,
+        };
         let mut seq = None;
-        let mut lens = None;
-        let mut bound: Vec<(StateKind, StateSlot)> = Vec::new();
         for (list, is_out) in [(&iface.inputs, false), (&iface.outputs, true)] {
             for (i, b) in list.iter().enumerate() {
                 if list[..i].iter().any(|o| o.name == b.name) {
@@ -301,87 +355,42 @@ impl<'m> Graph<'m> {
                         b.name
                     ));
                 }
-                let output_role = matches!(b.role, IoRole::Output(_) | IoRole::FinalState { .. });
-                if output_role != is_out {
-                    return bad(format!(
-                        "'{}' is {} but is listed as a graph {}",
-                        b.name,
-                        role_text(&b.role),
-                        if is_out { "output" } else { "input" }
-                    ));
-                }
                 match &b.role {
-                    IoRole::Sequence(l) => {
-                        if !matches!(
-                            l,
-                            SeqLayout::TimeBatchFeature | SeqLayout::BatchTimeFeature | SeqLayout::TimeFeature
-                        ) {
-                            return bad(format!("input '{}' uses the output layout {l:?}", b.name));
-                        }
+                    IoRole::Sequence(_) => {
                         if let Some(prev) = seq.replace(i) {
                             return bad(format!("two sequence inputs, '{}' and '{}'", iface.inputs[prev].name, b.name));
                         }
                     }
-                    IoRole::SequenceLens => {
-                        if let Some(prev) = lens.replace(i) {
-                            return bad(format!(
-                                "two sequence_lens inputs, '{}' and '{}'",
-                                iface.inputs[prev].name, b.name
-                            ));
-                        }
-                    }
                     IoRole::Output(l) => {
                         if matches!(l, SeqLayout::OnnxY | SeqLayout::OnnxYBatchFirst)
-                            && !matches!(desc.layers.last(), Some(LayerDesc::Recurrent(_)))
+                            && !matches!(desc.layers[frame_layer], LayerDesc::Recurrent(_))
                         {
                             return bad(format!(
-                                "output '{}' has a recurrent node's Y layout but the last layer is not recurrent",
+                                "output '{}' has a recurrent node's Y layout but its frames come from a dense layer",
                                 b.name
                             ));
                         }
                     }
-                    IoRole::InitialState { kind, slots, layout } | IoRole::FinalState { kind, slots, layout } => {
-                        if slots.is_empty() {
-                            return bad(format!("'{}' binds no state slot", b.name));
-                        }
-                        if *layout == StateLayout::BatchHidden && slots.len() != 1 {
-                            return bad(format!("'{}' has the [B, H] layout but {} slots", b.name, slots.len()));
-                        }
-                        for s in slots {
-                            let ok = match desc.layers.get(usize::from(s.layer)) {
-                                Some(LayerDesc::Recurrent(r)) => {
-                                    usize::from(s.dir) < r.direction.count()
-                                        && (*kind == StateKind::H || r.cell == CellKind::Lstm)
-                                }
-                                _ => false,
-                            };
-                            if !ok {
-                                return bad(format!(
-                                    "'{}' binds layer {} direction {} ({:?}), which the model does not have",
-                                    b.name, s.layer, s.dir, kind
-                                ));
-                            }
-                            if slot_hidden(desc, s) != slot_hidden(desc, &slots[0]) {
-                                return bad(format!("'{}' stacks slots of different hidden sizes", b.name));
-                            }
-                            if !is_out {
-                                if bound.contains(&(*kind, *s)) {
-                                    return bad(format!(
-                                        "the initial {:?} of layer {} direction {} is bound twice",
-                                        kind, s.layer, s.dir
-                                    ));
-                                }
-                                bound.push((*kind, *s));
-                            }
+                    IoRole::InitialState { slots, .. } | IoRole::FinalState { slots, .. } => {
+                        if slots.iter().any(|s| slot_hidden(desc, s) != slot_hidden(desc, &slots[0])) {
+                            return bad(format!("'{}' stacks slots of different hidden sizes", b.name));
                         }
                     }
+                    IoRole::SequenceLens | IoRole::FinalOutput(_) => {}
                 }
             }
         }
         let Some(seq) = seq else {
             return bad("no input is the sequence fed to the first layer".into());
         };
-        Ok(Graph { model, iface, seq, tail: Default::default() })
+        let (body, head) = match (final_head, last_rec) {
+            (true, Some(r)) => (
+                model.layer_range(0..r + 1).ok_or_else(|| GraphError::BadInterface("no recurrent layers".into()))?,
+                model.layer_range(r + 1..desc.layers.len()),
+            ),
+            _ => (model.clone(), None),
+        };
+        Ok(Graph { model, iface, seq, body, head, last_rec, tail: Default::default() })
     }
 
     /// The interface in use.
@@ -401,26 +410,27 @@ impl<'m> Graph<'m> {
         Some(self.expected_shape(&b.role, None, None))
     }
 
+    /// `(dirs, h)` of the layer whose frames `Output` gives, when it is recurrent (else
+    /// `(1, width)`), and that width.
+    fn frame_split(&self) -> (usize, usize, usize) {
+        let o = self.body.output_size();
+        match self.body.desc().layers.last() {
+            Some(LayerDesc::Recurrent(r)) => (r.direction.count(), r.hidden_size, o),
+            _ => (1, o, o),
+        }
+    }
+
     /// The shape of `role`'s tensor, with `T` and `B` spelled out when not yet known.
     fn expected_shape(&self, role: &IoRole, t: Option<usize>, b: Option<usize>) -> String {
         let desc = self.model.desc();
         let t = t.map_or("T".to_string(), |v| v.to_string());
-        let b = b.map_or("B".to_string(), |v| v.to_string());
+        let b = b.map_or(self.iface.fixed_batch().map_or("B".to_string(), |v| v.to_string()), |v| v.to_string());
         let n = |v: usize| v.to_string();
         let parts: Vec<String> = match role {
-            IoRole::Sequence(l) | IoRole::Output(l) => {
-                let f = if matches!(role, IoRole::Sequence(_)) { desc.input_size() } else { desc.output_size() };
-                let (dirs, h) = match desc.layers.last() {
-                    Some(LayerDesc::Recurrent(r)) => (r.direction.count(), r.hidden_size),
-                    _ => (1, f),
-                };
-                match l {
-                    SeqLayout::TimeBatchFeature => vec![t, b, n(f)],
-                    SeqLayout::BatchTimeFeature => vec![b, t, n(f)],
-                    SeqLayout::TimeFeature => vec![t, n(f)],
-                    SeqLayout::OnnxY => vec![t, n(dirs), b, n(h)],
-                    SeqLayout::OnnxYBatchFirst => vec![b, t, n(dirs), n(h)],
-                }
+            IoRole::Sequence(l) => seq_shape(*l, &t, &b, desc.input_size(), 1, desc.input_size()),
+            IoRole::Output(l) => {
+                let (dirs, h, o) = self.frame_split();
+                seq_shape(*l, &t, &b, o, dirs, h)
             }
             IoRole::SequenceLens => vec![b],
             IoRole::InitialState { slots, layout, .. } | IoRole::FinalState { slots, layout, .. } => {
@@ -431,6 +441,8 @@ impl<'m> Graph<'m> {
                     StateLayout::BatchHidden => vec![b, h],
                 }
             }
+            IoRole::FinalOutput(FinalLayout::BatchFeature) => vec![b, n(desc.output_size())],
+            IoRole::FinalOutput(FinalLayout::Feature) => vec![n(desc.output_size())],
         };
         format!("[{}]", parts.join(", "))
     }
@@ -438,8 +450,7 @@ impl<'m> Graph<'m> {
     /// Runs the graph on named inputs (every graph input, any order) and returns every
     /// graph output, in graph order, with the ONNX graph's shapes.
     pub fn run(&self, inputs: &[(&str, &Tensor)]) -> Result<Vec<(String, Tensor)>, GraphError> {
-        let model = self.model;
-        let desc = model.desc();
+        let desc = self.model.desc();
         // Match names to bindings.
         let mut given: Vec<Option<&Tensor>> = vec![None; self.iface.inputs.len()];
         for (name, t) in inputs {
@@ -490,8 +501,14 @@ impl<'m> Graph<'m> {
             _ => return Err(shape_err(seq_b, self.expected_shape(&seq_b.role, None, None), x)),
         };
         // A layout without a batch axis holds one sequence.
-        let single =
-            |l: &IoRole| matches!(l, IoRole::Output(SeqLayout::TimeFeature) | IoRole::Sequence(SeqLayout::TimeFeature));
+        let single = |l: &IoRole| {
+            matches!(
+                l,
+                IoRole::Output(SeqLayout::TimeFeature)
+                    | IoRole::Sequence(SeqLayout::TimeFeature)
+                    | IoRole::FinalOutput(FinalLayout::Feature)
+            )
+        };
         if bn != 1 {
             if let Some(o) = self.iface.outputs.iter().find(|o| single(&o.role)) {
                 return Err(GraphError::BadValue {
@@ -504,9 +521,33 @@ impl<'m> Graph<'m> {
                 });
             }
         }
+        // Constants fix the batch.
+        if let Some(c) = self.iface.constants.first() {
+            let fixed = c.batch().unwrap_or(0) as usize;
+            if bn != fixed {
+                return Err(GraphError::BadValue {
+                    name: seq_b.name.clone(),
+                    what: format!(
+                        "batch is {bn}, but the model fixes it to {fixed} (constant '{}', {})",
+                        c.name,
+                        role_text(&c.role)
+                    ),
+                });
+            }
+        }
 
         // Check every other input against T and B.
         let mut lens = vec![tn; bn];
+        let check_len = |name: &str, k: usize, v: i64| {
+            if v < 0 || v as u64 > tn as u64 {
+                return Err(GraphError::BadValue {
+                    name: name.into(),
+                    what: format!("element {k} is {v}, must be in 0..={tn} (the sequence length)"),
+                });
+            }
+            Ok(v as usize)
+        };
+        let mut states: Vec<StateSource<'_>> = Vec::new();
         for (i, (b, t)) in self.iface.inputs.iter().zip(&tensors).enumerate() {
             if i == self.seq {
                 continue;
@@ -515,12 +556,7 @@ impl<'m> Graph<'m> {
             let want_shape: Vec<usize> = match &b.role {
                 IoRole::SequenceLens => vec![bn],
                 IoRole::InitialState { slots, layout, .. } => {
-                    let h = slot_hidden(desc, &slots[0]);
-                    match layout {
-                        StateLayout::SlotBatchHidden => vec![slots.len(), bn, h],
-                        StateLayout::BatchSlotHidden => vec![bn, slots.len(), h],
-                        StateLayout::BatchHidden => vec![bn, h],
-                    }
+                    state_shape(*layout, slots.len(), bn, slot_hidden(desc, &slots[0]))
                 }
                 _ => unreachable!("input roles checked in with_interface"),
             };
@@ -528,20 +564,14 @@ impl<'m> Graph<'m> {
                 return Err(shape_err(b, expected, t));
             }
             match (&b.role, &t.data) {
-                (IoRole::SequenceLens, TensorData::I32(_) | TensorData::I64(_)) => {
-                    let vals: Vec<i64> = match &t.data {
-                        TensorData::I32(v) => v.iter().map(|&x| i64::from(x)).collect(),
-                        TensorData::I64(v) => v.clone(),
-                        TensorData::F32(_) => unreachable!(),
-                    };
-                    for (k, (&v, l)) in vals.iter().zip(lens.iter_mut()).enumerate() {
-                        if v < 0 || v as u64 > tn as u64 {
-                            return Err(GraphError::BadValue {
-                                name: b.name.clone(),
-                                what: format!("element {k} is {v}, must be in 0..={tn} (the sequence length)"),
-                            });
-                        }
-                        *l = v as usize;
+                (IoRole::SequenceLens, TensorData::I32(v)) => {
+                    for (k, (&v, l)) in v.iter().zip(lens.iter_mut()).enumerate() {
+                        *l = check_len(&b.name, k, i64::from(v))?;
+                    }
+                }
+                (IoRole::SequenceLens, TensorData::I64(v)) => {
+                    for (k, (&v, l)) in v.iter().zip(lens.iter_mut()).enumerate() {
+                        *l = check_len(&b.name, k, v)?;
                     }
                 }
                 (IoRole::SequenceLens, d) => {
@@ -551,18 +581,44 @@ impl<'m> Graph<'m> {
                         got: d.dtype_name(),
                     })
                 }
-                (_, TensorData::F32(_)) => {}
+                (IoRole::InitialState { kind, slots, layout }, TensorData::F32(v)) => {
+                    states.push(StateSource { kind: *kind, slots, layout: *layout, values: v })
+                }
                 (_, d) => {
                     return Err(GraphError::DType { name: b.name.clone(), expected: "float32", got: d.dtype_name() })
                 }
             }
         }
+        // Constants (shapes checked with the interface, batch above).
+        for c in &self.iface.constants {
+            match (&c.role, &c.values) {
+                (IoRole::SequenceLens, ConstValues::Lengths(v)) => {
+                    for (k, (&v, l)) in v.iter().zip(lens.iter_mut()).enumerate() {
+                        if v as usize > tn {
+                            return Err(GraphError::BadValue {
+                                name: seq_b.name.clone(),
+                                what: format!(
+                                    "has {tn} frames, but the model's constant sequence_lens '{}' has {v} in \
+                                     element {k}",
+                                    c.name
+                                ),
+                            });
+                        }
+                        *l = v as usize;
+                    }
+                }
+                (IoRole::InitialState { kind, slots, layout }, ConstValues::F32(v)) => {
+                    states.push(StateSource { kind: *kind, slots, layout: *layout, values: v })
+                }
+                _ => unreachable!("constants checked in with_interface"),
+            }
+        }
 
-        // What the graph outputs past a sequence's length.
-        let o = desc.output_size();
+        // What the per-frame output is past a sequence's length.
+        let (dirs, h_frame, o) = self.frame_split();
         let pad: Option<&[f32]> = if lens.iter().any(|&l| l < tn) {
             if self.tail.get().is_none() {
-                let v = zero_tail(model)?;
+                let v = self.zero_tail()?;
                 let _ = self.tail.set(v);
             }
             self.tail.get().and_then(|v| v.as_deref())
@@ -571,31 +627,24 @@ impl<'m> Graph<'m> {
         };
 
         // Allocate outputs.
+        let head_o = desc.output_size();
         let mut outs: Vec<Vec<f32>> = Vec::with_capacity(self.iface.outputs.len());
         let mut out_shapes: Vec<Vec<usize>> = Vec::with_capacity(self.iface.outputs.len());
         for b in &self.iface.outputs {
             let shape: Vec<usize> = match &b.role {
-                IoRole::Output(l) => {
-                    let (dirs, h) = match desc.layers.last() {
-                        Some(LayerDesc::Recurrent(r)) => (r.direction.count(), r.hidden_size),
-                        _ => (1, o),
-                    };
-                    match l {
-                        SeqLayout::TimeBatchFeature => vec![tn, bn, o],
-                        SeqLayout::BatchTimeFeature => vec![bn, tn, o],
-                        SeqLayout::TimeFeature => vec![tn, o],
-                        SeqLayout::OnnxY => vec![tn, dirs, bn, h],
-                        SeqLayout::OnnxYBatchFirst => vec![bn, tn, dirs, h],
-                    }
-                }
+                IoRole::Output(l) => match l {
+                    SeqLayout::TimeBatchFeature => vec![tn, bn, o],
+                    SeqLayout::BatchTimeFeature => vec![bn, tn, o],
+                    SeqLayout::TimeFeature => vec![tn, o],
+                    SeqLayout::OnnxY => vec![tn, dirs, bn, h_frame],
+                    SeqLayout::OnnxYBatchFirst => vec![bn, tn, dirs, h_frame],
+                    SeqLayout::TimeBatchFlat | SeqLayout::BatchTimeFlat => vec![tn * bn, o],
+                },
                 IoRole::FinalState { slots, layout, .. } => {
-                    let h = slot_hidden(desc, &slots[0]);
-                    match layout {
-                        StateLayout::SlotBatchHidden => vec![slots.len(), bn, h],
-                        StateLayout::BatchSlotHidden => vec![bn, slots.len(), h],
-                        StateLayout::BatchHidden => vec![bn, h],
-                    }
+                    state_shape(*layout, slots.len(), bn, slot_hidden(desc, &slots[0]))
                 }
+                IoRole::FinalOutput(FinalLayout::BatchFeature) => vec![bn, head_o],
+                IoRole::FinalOutput(FinalLayout::Feature) => vec![head_o],
                 _ => unreachable!("output roles checked in with_interface"),
             };
             let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| GraphError::BadValue {
@@ -606,26 +655,28 @@ impl<'m> Graph<'m> {
             out_shapes.push(shape);
         }
 
-        // One independent stream per batch element.
-        let mut state: State = model.new_state();
+        // One independent stream per batch element; the body runs every frame, the head
+        // (if on the final state) once per sequence.
+        let body = &self.body;
+        let mut state: State = body.new_state();
+        let mut head_state = self.head.as_ref().map(Model::new_state);
+        let mut final_in: Vec<f32> = Vec::new();
+        let mut final_out = vec![0.0f32; head_o];
         let mut frames: Vec<f32> = Vec::new();
         let mut ys: Vec<f32> = Vec::new();
         for (bi, &len) in lens.iter().enumerate() {
             state.reset();
-            for (b, t) in self.iface.inputs.iter().zip(&tensors) {
-                if let IoRole::InitialState { kind, slots, layout } = &b.role {
-                    let vals = t.as_f32().unwrap_or(&[]);
-                    let h = slot_hidden(desc, &slots[0]);
-                    for (si, s) in slots.iter().enumerate() {
-                        let at = state_index(*layout, si, bi, slots.len(), bn) * h;
-                        model.set_state(
-                            &mut state,
-                            usize::from(s.layer),
-                            usize::from(s.dir),
-                            *kind == StateKind::C,
-                            &vals[at..at + h],
-                        )?;
-                    }
+            for src in &states {
+                let h = slot_hidden(desc, &src.slots[0]);
+                for (si, s) in src.slots.iter().enumerate() {
+                    let at = state_index(src.layout, si, bi, src.slots.len(), bn) * h;
+                    body.set_state(
+                        &mut state,
+                        usize::from(s.layer),
+                        usize::from(s.dir),
+                        src.kind == StateKind::C,
+                        &src.values[at..at + h],
+                    )?;
                 }
             }
             frames.clear();
@@ -636,8 +687,9 @@ impl<'m> Graph<'m> {
             ys.clear();
             ys.resize(len * o, 0.0);
             if len > 0 {
-                model.run(&mut state, &frames, &mut ys)?;
+                body.run(&mut state, &frames, &mut ys)?;
             }
+            let mut head_done = false;
             for ((b, out), shape) in self.iface.outputs.iter().zip(&mut outs).zip(&out_shapes) {
                 match &b.role {
                     IoRole::Output(l) => {
@@ -667,7 +719,7 @@ impl<'m> Graph<'m> {
                     IoRole::FinalState { kind, slots, layout } => {
                         let h = slot_hidden(desc, &slots[0]);
                         for (si, s) in slots.iter().enumerate() {
-                            let v = model.get_state(
+                            let v = body.get_state(
                                 &state,
                                 usize::from(s.layer),
                                 usize::from(s.dir),
@@ -676,6 +728,13 @@ impl<'m> Graph<'m> {
                             let at = state_index(*layout, si, bi, slots.len(), bn) * h;
                             out[at..at + h].copy_from_slice(&v);
                         }
+                    }
+                    IoRole::FinalOutput(_) => {
+                        if !head_done {
+                            self.run_head(&state, head_state.as_mut(), &mut final_in, &mut final_out)?;
+                            head_done = true;
+                        }
+                        out[bi * head_o..(bi + 1) * head_o].copy_from_slice(&final_out);
                     }
                     _ => {}
                 }
@@ -690,65 +749,56 @@ impl<'m> Graph<'m> {
             .map(|((b, data), shape)| (b.name.clone(), Tensor::f32(shape, data)))
             .collect())
     }
-}
 
-/// What the model outputs for a frame on which its last recurrent layer outputs zero: the
-/// dense layers after it applied to a zero vector (`None` when the model ends with a
-/// recurrent layer, whose output past a sequence's length is zero itself).
-///
-/// The tail is run by the engine's own kernels, as a model of its own over a copy of the
-/// tail's weights, so that these frames have the same bits the graph would compute.
-fn zero_tail(model: &Model) -> Result<Option<Vec<f32>>, Error> {
-    let desc = model.desc();
-    let Some(last_rec) = desc.layers.iter().rposition(|l| matches!(l, LayerDesc::Recurrent(_))) else {
-        // No recurrent layer, so no sequence length applies (the importer refuses such models).
-        return Ok(None);
-    };
-    if last_rec + 1 == desc.layers.len() {
-        return Ok(None);
-    }
-    let tail_desc = ModelDesc { layers: desc.layers[last_rec + 1..].to_vec() };
-    // Where each tail tensor lies in the model's weights, from the model's plan.
-    let mut found: Vec<(TensorSpec, usize)> = Vec::new();
-    for (j, (layer, plan)) in tail_desc.layers.iter().zip(&model.inner.plans[last_rec + 1..]).enumerate() {
-        let Plan::Dense(dp) = plan else {
-            return Err(Error::Tensor { layer: last_rec + 1 + j, tensor: "*", what: "plan is not dense".into() });
+    /// The head on the final state: the final `h` of the last recurrent layer, directions
+    /// concatenated forward first, through the head's dense layers (if any) into `out`.
+    fn run_head(
+        &self,
+        state: &State,
+        head_state: Option<&mut State>,
+        input: &mut Vec<f32>,
+        out: &mut [f32],
+    ) -> Result<(), GraphError> {
+        let last = self.last_rec.ok_or_else(|| GraphError::BadInterface("no recurrent layer".into()))?;
+        let dirs = match self.body.desc().layers.get(last) {
+            Some(LayerDesc::Recurrent(r)) => r.direction.count(),
+            _ => 0,
         };
-        for spec in expected_tensors(j, layer) {
-            let at = match spec.id.kind {
-                TensorKind::W => dp.w * 4,
-                TensorKind::B => dp.b * 4,
-                other => {
-                    return Err(Error::Tensor {
-                        layer: last_rec + 1 + j,
-                        tensor: other.name(),
-                        what: "padding frames past sequence_lens need f32 dense weights".into(),
-                    })
-                }
-            };
-            found.push((spec, at));
+        input.clear();
+        for d in 0..dirs {
+            input.extend_from_slice(&self.body.get_state(state, last, d, false)?);
         }
+        match (&self.head, head_state) {
+            (Some(head), Some(hs)) => head.step(hs, input, out)?,
+            _ => out.copy_from_slice(input),
+        }
+        Ok(())
     }
-    // Copy the tail's weights only (tensors start on 64-byte boundaries, so shifting them
-    // by an aligned `lo` keeps them aligned).
-    let bytes = model.inner.backing.bytes();
-    let lo = found.iter().map(|(_, at)| *at).min().unwrap_or(0) / ALIGN * ALIGN;
-    let hi = found.iter().map(|(s, at)| at + s.bytes()).max().unwrap_or(0);
-    let Some(slice) = bytes.get(lo..hi) else {
-        return Err(Error::Tensor { layer: last_rec + 1, tensor: "*", what: "tail weights out of bounds".into() });
-    };
-    let table: Vec<(TensorSpec, usize)> = found.into_iter().map(|(s, at)| (s, at - lo)).collect();
-    let tail = Model::build(tail_desc, Backing::copy_aligned(slice), &table, model.fingerprint(), model.isa())?;
-    let mut st = tail.new_state();
-    let mut y = vec![0.0; tail.output_size()];
-    tail.step(&mut st, &vec![0.0; tail.input_size()], &mut y)?;
-    Ok(Some(y))
+
+    /// What the per-frame output is for a frame on which the last recurrent layer
+    /// outputs zero (a frame past a sequence's length): the dense layers after it applied
+    /// to a zero vector, by the model's own kernels, or `None` (zeros) when the frames
+    /// come from a recurrent layer.
+    fn zero_tail(&self) -> Result<Option<Vec<f32>>, Error> {
+        let n = self.body.desc().layers.len();
+        let Some(last_rec) = self.last_rec else {
+            // No recurrent layer, so no sequence length applies (the importer refuses such models).
+            return Ok(None);
+        };
+        let Some(tail) = self.body.layer_range(last_rec + 1..n) else { return Ok(None) };
+        let mut st = tail.new_state();
+        let mut y = vec![0.0; tail.output_size()];
+        tail.step(&mut st, &vec![0.0; tail.input_size()], &mut y)?;
+        Ok(Some(y))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use recur_format::{DType, DenseAct, DenseDesc, Direction, LayerWeights, PackedModel, RecurrentDesc};
+    use recur_format::{
+        CellKind, ConstInput, DType, DenseAct, DenseDesc, Direction, LayerWeights, PackedModel, RecurrentDesc,
+    };
 
     /// Deterministic values in [-0.5, 0.5].
     fn vals(n: usize, seed: u32) -> Vec<f32> {
@@ -814,6 +864,7 @@ mod tests {
                     IoRole::FinalState { kind: StateKind::H, slots: slots(d), layout: StateLayout::SlotBatchHidden },
                 ),
             ],
+            constants: vec![],
         }
     }
 
@@ -937,5 +988,152 @@ mod tests {
         let g = Graph::new(&m).unwrap();
         let out = g.run(&[("X", &Tensor::f32(vec![0, 2, 3], vec![]))]).unwrap();
         assert_eq!(out[0].1.shape, [0, 2, 4]);
+    }
+
+    /// The dense layer of `model(dir, true)` as a model of its own, built from the same
+    /// logical weights (independently of the graph's sub-models).
+    fn dense_alone(d: usize) -> Model {
+        let desc = ModelDesc {
+            layers: vec![LayerDesc::Dense(DenseDesc {
+                input_size: 4 * d,
+                output_size: 2,
+                activation: DenseAct::None,
+                dtype: DType::F32,
+            })],
+        };
+        let weights = [LayerWeights::Dense { w: vals(2 * 4 * d, 4), b: Some(vec![0.25, -0.75]) }];
+        Model::from_packed(&PackedModel::pack(desc, &weights).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_head_on_the_final_state_runs_once_per_sequence() {
+        big_stack(head_on_final_state);
+    }
+
+    fn head_on_final_state() {
+        for dir in [Direction::Forward, Direction::Reverse, Direction::Bidirectional] {
+            let m = model(dir, true);
+            let d = dir.count();
+            let mut i = iface(d, true);
+            // Outputs: the head [B, 2], the recurrent frames [T, dirs, B, 4], the final h.
+            i.outputs[0] = binding("Y", IoRole::FinalOutput(FinalLayout::BatchFeature));
+            i.outputs.push(binding("frames", IoRole::Output(SeqLayout::OnnxY)));
+            let g = Graph::with_interface(&m, i).unwrap();
+            let (bn, tn) = (3usize, 5usize);
+            let lens = [5i64, 2, 0];
+            let x = vals(bn * tn * 3, 7);
+            let h0 = vals(bn * d * 4, 8);
+            let out = g
+                .run(&[
+                    ("X", &Tensor::f32(vec![bn, tn, 3], x.clone())),
+                    ("lens", &Tensor::i64(vec![bn], lens.to_vec())),
+                    ("h0", &Tensor::f32(vec![bn, d, 4], h0.clone())),
+                ])
+                .unwrap();
+            let (y, yh, frames) = (&out[0].1, &out[1].1, &out[2].1);
+            assert_eq!((&y.shape[..], &frames.shape[..]), (&[bn, 2][..], &[tn, d, bn, 4][..]));
+            let head = dense_alone(d);
+            let mut hs = head.new_state();
+            for b in 0..bn {
+                // The final h (checked against the engine by the test above), directions
+                // concatenated, through the dense layer alone.
+                let fin: Vec<f32> =
+                    (0..d).flat_map(|s| yh.as_f32().unwrap()[(s * bn + b) * 4..][..4].to_vec()).collect();
+                let mut want = vec![0.0; 2];
+                head.step(&mut hs, &fin, &mut want).unwrap();
+                assert_eq!(&y.as_f32().unwrap()[b * 2..][..2], &want[..], "{dir:?} b={b}");
+                if dir == Direction::Forward && lens[b] > 0 {
+                    // Forward: the whole chain's output at the last valid frame.
+                    let (ya, _) = alone(&m, &x[b * tn * 3..][..lens[b] as usize * 3], &[h0[b * 4..][..4].to_vec()]);
+                    assert_eq!(&ya[(lens[b] as usize - 1) * 2..][..2], &want[..]);
+                }
+                // Frames past the length are zero (the head does not run per frame).
+                for t in lens[b] as usize..tn {
+                    assert!((0..d).all(|s| frames.as_f32().unwrap()[((t * d + s) * bn + b) * 4..][..4]
+                        .iter()
+                        .all(|&v| v == 0.0)));
+                }
+            }
+            // Without a batch axis, the batch must be 1.
+            let mut i = iface(d, true);
+            i.outputs[0] = binding("Y", IoRole::FinalOutput(FinalLayout::Feature));
+            let g = Graph::with_interface(&m, i).unwrap();
+            let err = g
+                .run(&[
+                    ("X", &Tensor::f32(vec![2, 1, 3], vec![0.0; 6])),
+                    ("lens", &Tensor::i64(vec![2], vec![1, 1])),
+                    ("h0", &Tensor::f32(vec![2, d, 4], vec![0.0; 8 * d])),
+                ])
+                .unwrap_err();
+            assert!(err.to_string().contains("has no batch axis ([2])"), "{err}");
+        }
+    }
+
+    #[test]
+    fn constants_act_like_the_inputs_they_replace() {
+        big_stack(constants);
+    }
+
+    fn constants() {
+        let m = model(Direction::Bidirectional, false);
+        let (bn, tn) = (3usize, 4usize);
+        let lens = vec![4u32, 1, 0];
+        let x = Tensor::f32(vec![bn, tn, 3], vals(bn * tn * 3, 11));
+        let h0 = vals(bn * 2 * 4, 12);
+        let by_input = Graph::with_interface(&m, iface(2, false))
+            .unwrap()
+            .run(&[
+                ("X", &x),
+                ("lens", &Tensor::i64(vec![bn], lens.iter().map(|&v| i64::from(v)).collect())),
+                ("h0", &Tensor::f32(vec![bn, 2, 4], h0.clone())),
+            ])
+            .unwrap();
+        let mut i = iface(2, false);
+        let h0_role = i.inputs.remove(2).role;
+        i.inputs.remove(1);
+        i.constants = vec![
+            ConstInput {
+                name: "lens".into(),
+                role: IoRole::SequenceLens,
+                shape: vec![bn as u64],
+                values: ConstValues::Lengths(lens),
+            },
+            ConstInput { name: "h0".into(), role: h0_role, shape: vec![bn as u64, 2, 4], values: ConstValues::F32(h0) },
+        ];
+        let g = Graph::with_interface(&m, i).unwrap();
+        assert_eq!(g.run(&[("X", &x)]).unwrap(), by_input);
+        assert_eq!(g.input_shape_text("X").unwrap(), "[3, T, 3]");
+        // The constants fix the batch and bound T.
+        let err = g.run(&[("X", &Tensor::f32(vec![2, tn, 3], vec![0.0; 2 * tn * 3]))]).unwrap_err().to_string();
+        assert!(err.contains("batch is 2, but the model fixes it to 3 (constant 'lens'"), "{err}");
+        let err = g.run(&[("X", &Tensor::f32(vec![bn, 3, 3], vec![0.0; bn * 9]))]).unwrap_err().to_string();
+        assert!(err.contains("has 3 frames, but the model's constant sequence_lens 'lens' has 4"), "{err}");
+    }
+
+    #[test]
+    fn flattened_frames() {
+        big_stack(flattened);
+    }
+
+    fn flattened() {
+        let m = model(Direction::Forward, true);
+        let (bn, tn) = (2usize, 3usize);
+        let x = Tensor::f32(vec![bn, tn, 3], vals(bn * tn * 3, 13));
+        let lens = Tensor::i64(vec![bn], vec![3, 1]);
+        let h0 = Tensor::f32(vec![bn, 1, 4], vals(bn * 4, 14));
+        let mut i = iface(1, true);
+        i.outputs[0].role = IoRole::Output(SeqLayout::TimeBatchFeature);
+        i.outputs.push(binding("tb", IoRole::Output(SeqLayout::TimeBatchFlat)));
+        i.outputs.push(binding("bt", IoRole::Output(SeqLayout::BatchTimeFlat)));
+        i.outputs.push(binding("btf", IoRole::Output(SeqLayout::BatchTimeFeature)));
+        let out = Graph::with_interface(&m, i).unwrap().run(&[("X", &x), ("lens", &lens), ("h0", &h0)]).unwrap();
+        assert_eq!(out[2].1.shape, [tn * bn, 2]);
+        assert_eq!(out[2].1.data, out[0].1.data);
+        assert_eq!(out[3].1.shape, [bn * tn, 2]);
+        assert_eq!(out[3].1.data, out[4].1.data);
+        // Flattened layouts are for outputs only.
+        let mut i = iface(1, true);
+        i.inputs[0].role = IoRole::Sequence(SeqLayout::TimeBatchFlat);
+        assert!(matches!(Graph::with_interface(&m, i), Err(GraphError::BadInterface(_))));
     }
 }

@@ -6,6 +6,31 @@
 //! exporter chose. A [`GraphInterface`] says, for every graph input and output, which
 //! engine quantity it is and how its axes are arranged, so that `recur run` can read and
 //! write the same `.npy` tensors as onnxruntime would.
+//!
+//! # The model's head
+//!
+//! The *head* of a model is the run of dense layers after its last recurrent layer (it may
+//! be empty). An ONNX graph applies it in one of two ways, and the interface says which:
+//!
+//! * **per frame** (no [`IoRole::FinalOutput`] binding): the whole chain runs on every
+//!   frame, and [`IoRole::Output`] is the last layer's output frames (`Linear` on the
+//!   sequence output, a per-frame classifier);
+//! * **on the final state** (the interface has at least one [`IoRole::FinalOutput`]): the
+//!   layers up to the last recurrent layer run on every frame; the head runs once per
+//!   sequence, on the final hidden state of the last recurrent layer (PyTorch
+//!   `fc(h_n[-1])`, a sequence classifier). [`IoRole::Output`] is then the last recurrent
+//!   layer's output frames.
+//!
+//! For a model whose last recurrent layer runs forward, the head on the final state equals
+//! the per-frame output of the whole chain at each sequence's last valid frame, so a
+//! streaming caller stepping such a model frame by frame reads the head's running value.
+//!
+//! # Constants
+//!
+//! A graph may fix `sequence_lens` or initial states with initializers instead of taking
+//! them as inputs. Zero initial states need no record (every stream starts from zero);
+//! anything else is kept in [`GraphInterface::constants`] and applied at run time as the
+//! corresponding input would be. Constants fix the batch size.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -14,6 +39,11 @@ use alloc::vec::Vec;
 pub const MAX_BINDINGS: usize = 64;
 /// Longest name, in bytes.
 pub const MAX_NAME_LEN: usize = 1024;
+/// Most constants an interface may hold: one `sequence_lens` and the `h` and `c` of every
+/// layer.
+pub const MAX_CONSTANTS: usize = 2 * crate::desc::limits::MAX_LAYERS + 1;
+/// Most values of all constants together (16 MiB of state values).
+pub const MAX_CONST_VALUES: usize = 1 << 22;
 
 /// Arrangement of a sequence tensor (model input or the last layer's output).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +59,12 @@ pub enum SeqLayout {
     OnnxYBatchFirst = 3,
     /// `[T, F]`: no batch axis (batch of one).
     TimeFeature = 4,
+    /// `[T*B, F]`: time and batch flattened into one axis, time-major (the frame of time
+    /// `t` and batch element `b` is row `t*B + b`). Outputs only.
+    TimeBatchFlat = 5,
+    /// `[B*T, F]`: batch and time flattened into one axis, batch-major (row `b*T + t`).
+    /// Outputs only.
+    BatchTimeFlat = 6,
 }
 
 impl SeqLayout {
@@ -40,6 +76,36 @@ impl SeqLayout {
             2 => SeqLayout::OnnxY,
             3 => SeqLayout::OnnxYBatchFirst,
             4 => SeqLayout::TimeFeature,
+            5 => SeqLayout::TimeBatchFlat,
+            6 => SeqLayout::BatchTimeFlat,
+            _ => return None,
+        })
+    }
+
+    /// Whether a graph input (the model's input sequence) may use this layout: `[T, B, F]`,
+    /// `[B, T, F]` and `[T, F]` may; the recurrent `Y` layouts and the flattened ones are
+    /// for outputs only.
+    pub fn is_input_layout(self) -> bool {
+        matches!(self, SeqLayout::TimeBatchFeature | SeqLayout::BatchTimeFeature | SeqLayout::TimeFeature)
+    }
+}
+
+/// Arrangement of a per-sequence output ([`IoRole::FinalOutput`]) of `O` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum FinalLayout {
+    /// `[B, O]`: one row per sequence.
+    BatchFeature = 0,
+    /// `[O]`: no batch axis (batch of one).
+    Feature = 1,
+}
+
+impl FinalLayout {
+    /// Decodes the on-disk code.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => FinalLayout::BatchFeature,
+            1 => FinalLayout::Feature,
             _ => return None,
         })
     }
@@ -104,7 +170,10 @@ pub enum IoRole {
         /// Axis order.
         layout: StateLayout,
     },
-    /// Output: the last layer's output frames.
+    /// Output: the output frames of the last layer, or of the last recurrent layer when the
+    /// interface has a [`IoRole::FinalOutput`] (the head then runs on the final state; see
+    /// the module documentation). Past a sequence's length a frame is what the layers give
+    /// for a zero recurrent output: zero, or the per-frame head applied to zero.
     Output(SeqLayout),
     /// Output: final states of these slots (the state after each sequence's last valid frame).
     FinalState {
@@ -115,6 +184,31 @@ pub enum IoRole {
         /// Axis order.
         layout: StateLayout,
     },
+    /// Output: the model's head (the dense layers after the last recurrent layer, possibly
+    /// none) applied once per sequence to the final hidden state of the last recurrent
+    /// layer: the state after the sequence's last valid frame (for a reverse direction,
+    /// after frame 0; for a zero-length sequence, its initial state), directions
+    /// concatenated forward first, `O` = the model's output size. While an interface has
+    /// one, the head is not applied per frame (see [`IoRole::Output`]).
+    FinalOutput(FinalLayout),
+}
+
+impl IoRole {
+    /// Whether the role belongs to a graph output (else to a graph input or a constant).
+    pub fn is_output(&self) -> bool {
+        matches!(self, IoRole::Output(_) | IoRole::FinalState { .. } | IoRole::FinalOutput(_))
+    }
+    /// The role's name (`"InitialState"`), as in SPEC.md.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IoRole::Sequence(_) => "Sequence",
+            IoRole::SequenceLens => "SequenceLens",
+            IoRole::InitialState { .. } => "InitialState",
+            IoRole::Output(_) => "Output",
+            IoRole::FinalState { .. } => "FinalState",
+            IoRole::FinalOutput(_) => "FinalOutput",
+        }
+    }
 }
 
 /// One dimension as the ONNX graph declares it.
@@ -137,11 +231,95 @@ pub struct IoBinding {
     pub dims: Vec<Dim>,
 }
 
-/// Every input and output of the graph, in graph order.
+/// The values of a [`ConstInput`].
+#[derive(Clone, Debug)]
+pub enum ConstValues {
+    /// Sequence lengths (role [`IoRole::SequenceLens`]), each at most `i32::MAX` (ONNX
+    /// `sequence_lens` is int32).
+    Lengths(Vec<u32>),
+    /// State values (role [`IoRole::InitialState`]), in the order of the shape (row-major).
+    F32(Vec<f32>),
+}
+
+impl ConstValues {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            ConstValues::Lengths(v) => v.len(),
+            ConstValues::F32(v) => v.len(),
+        }
+    }
+    /// Whether there is no value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Equal when the same variant holds the same bit patterns (so that a NaN state value
+/// equals itself and a file round-trips to an equal interface).
+impl PartialEq for ConstValues {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ConstValues::Lengths(a), ConstValues::Lengths(b)) => a == b,
+            (ConstValues::F32(a), ConstValues::F32(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A quantity the ONNX graph fixes with an initializer instead of taking it as an input:
+/// constant `sequence_lens`, or non-zero constant initial states. It is applied exactly as
+/// a graph input of the same role and shape would be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConstInput {
+    /// The initializer's name (informative).
+    pub name: String,
+    /// [`IoRole::SequenceLens`] or [`IoRole::InitialState`].
+    pub role: IoRole,
+    /// The shape, every size fixed: `[B]` for sequence lengths; for states the role's
+    /// layout with `S` = its slot count and `H` = their hidden size (`[S, B, H]`,
+    /// `[B, S, H]` or `[B, H]`). `B` is the batch size, which the constant fixes.
+    pub shape: Vec<u64>,
+    /// The values: as many as the product of `shape`, of the kind the role takes.
+    pub values: ConstValues,
+}
+
+impl ConstInput {
+    /// The batch size this constant fixes (`None` if the shape has no batch axis where
+    /// the role puts it, which a valid interface rules out).
+    pub fn batch(&self) -> Option<u64> {
+        let axis = match &self.role {
+            IoRole::SequenceLens => 0,
+            IoRole::InitialState { layout: StateLayout::SlotBatchHidden, .. } => 1,
+            IoRole::InitialState { .. } => 0,
+            _ => return None,
+        };
+        self.shape.get(axis).copied()
+    }
+}
+
+/// Every input and output of the graph, in graph order, and the constants it fixes.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct GraphInterface {
     /// Graph inputs (that are not initializers), in order.
     pub inputs: Vec<IoBinding>,
     /// Graph outputs, in order.
     pub outputs: Vec<IoBinding>,
+    /// Sequence lengths and initial states the graph fixes with initializers.
+    pub constants: Vec<ConstInput>,
+}
+
+impl GraphInterface {
+    /// Whether the model's head runs once per sequence on the final state (the interface
+    /// has a [`IoRole::FinalOutput`]) rather than on every frame.
+    pub fn head_on_final_state(&self) -> bool {
+        self.outputs.iter().any(|b| matches!(b.role, IoRole::FinalOutput(_)))
+    }
+    /// The batch size the constants fix, if any (the first constant's; a valid interface
+    /// has them agree).
+    pub fn fixed_batch(&self) -> Option<u64> {
+        self.constants.iter().find_map(ConstInput::batch)
+    }
 }

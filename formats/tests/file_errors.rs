@@ -301,8 +301,8 @@ fn invalid_description() {
 #[test]
 fn unknown_interface_codes() {
     let cases: [(FieldAt, u8, &str, Loc); 6] = [
-        (|t| t.binding(0) + 8, 5, "role", Loc::Input(0)),
-        (|t| t.binding(0) + 9, 5, "sequence layout", Loc::Input(0)),
+        (|t| t.binding(0) + 8, 6, "role", Loc::Input(0)),
+        (|t| t.binding(0) + 9, 7, "sequence layout", Loc::Input(0)),
         (|t| t.binding(2) + 9, 3, "state layout", Loc::Input(2)),
         (|t| t.binding(3) + 10, 2, "state kind", Loc::Input(3)),
         (|t| t.binding(4) + 9, 9, "sequence layout", Loc::Output(0)),

@@ -156,22 +156,116 @@ fn fit(plan: &BindingPlan, output: bool, desc: &ModelDesc) -> IoBinding {
     } else {
         let seq = SeqLayout::from_code(plan.layout).unwrap();
         match (output, plan.role) {
+            (true, 1) => IoRole::FinalOutput(FinalLayout::from_code(plan.layout % 2).unwrap()),
             (true, _) => IoRole::Output(seq),
             (false, 1) => IoRole::SequenceLens,
-            (false, _) => IoRole::Sequence(seq),
+            // Inputs take the input layouts only.
+            (false, _) => IoRole::Sequence(
+                [SeqLayout::TimeBatchFeature, SeqLayout::BatchTimeFeature, SeqLayout::TimeFeature]
+                    [plan.layout as usize % 3],
+            ),
         }
     };
     IoBinding { name: plan.name.clone(), role, dims }
 }
 
-fn model_and_interface() -> impl Strategy<Value = (PackedModel, GraphInterface)> {
-    (model(), vec(binding_plan(), 0..5), vec(binding_plan(), 0..5)).prop_map(|(m, ins, outs)| {
-        let iface = GraphInterface {
-            inputs: ins.iter().map(|p| fit(p, false, &m.desc)).collect(),
-            outputs: outs.iter().map(|p| fit(p, true, &m.desc)).collect(),
-        };
-        (m, iface)
+/// A constant before it is fitted: sequence lengths, or the initial state of some slots.
+#[derive(Clone, Debug)]
+struct ConstPlan {
+    name: String,
+    lens: bool,
+    layout: u8,
+    kind_c: bool,
+    slots: Vec<usize>,
+    seed: u64,
+}
+
+fn const_plan() -> impl Strategy<Value = ConstPlan> {
+    ("\\PC{0,8}", any::<bool>(), 0u8..3, any::<bool>(), vec(any::<usize>(), 1..3), any::<u64>())
+        .prop_map(|(name, lens, layout, kind_c, slots, seed)| ConstPlan { name, lens, layout, kind_c, slots, seed })
+}
+
+/// Fits a constant to the model with batch size `batch`: states take slots of one hidden
+/// size (the first chosen slot's).
+fn fit_const(plan: &ConstPlan, desc: &ModelDesc, batch: u64) -> Option<ConstInput> {
+    let mut rng = Rng(plan.seed | 1);
+    if plan.lens {
+        return Some(ConstInput {
+            name: plan.name.clone(),
+            role: IoRole::SequenceLens,
+            shape: vec![batch],
+            values: ConstValues::Lengths((0..batch).map(|_| (rng.next() % 100) as u32).collect()),
+        });
+    }
+    let mut pool = vec![];
+    for (li, l) in desc.layers.iter().enumerate() {
+        if let LayerDesc::Recurrent(r) = l {
+            for d in 0..r.direction.count() {
+                if !plan.kind_c || r.cell == CellKind::Lstm {
+                    pool.push((StateSlot { layer: li as u16, dir: d as u8 }, r.hidden_size as u64));
+                }
+            }
+        }
+    }
+    if pool.is_empty() {
+        return None;
+    }
+    let h = pool[plan.slots[0] % pool.len()].1;
+    let pool: Vec<StateSlot> = pool.iter().filter(|p| p.1 == h).map(|p| p.0).collect();
+    let layout = StateLayout::from_code(plan.layout).unwrap();
+    let n = if layout == StateLayout::BatchHidden { 1 } else { plan.slots.len() };
+    let slots: Vec<StateSlot> = plan.slots[..n].iter().map(|i| pool[i % pool.len()]).collect();
+    let s = slots.len() as u64;
+    let shape = match layout {
+        StateLayout::SlotBatchHidden => vec![s, batch, h],
+        StateLayout::BatchSlotHidden => vec![batch, s, h],
+        StateLayout::BatchHidden => vec![batch, h],
+    };
+    let count = shape.iter().product::<u64>() as usize;
+    let kind = if plan.kind_c { StateKind::C } else { StateKind::H };
+    Some(ConstInput {
+        name: plan.name.clone(),
+        role: IoRole::InitialState { kind, slots, layout },
+        shape,
+        values: ConstValues::F32(rng.f32s(count)),
     })
+}
+
+/// Drops what would give one quantity twice: a second sequence_lens, and initial states
+/// of slots already bound (inputs first, then constants).
+fn dedupe(iface: &mut GraphInterface) {
+    let mut lens = false;
+    let mut bound: Vec<(StateKind, StateSlot)> = vec![];
+    let mut keep = |role: &IoRole| match role {
+        IoRole::SequenceLens => !std::mem::replace(&mut lens, true),
+        IoRole::InitialState { kind, slots, .. } => {
+            let mut seen = slots.clone();
+            seen.sort_by_key(|s| (s.layer, s.dir));
+            seen.dedup();
+            if seen.len() != slots.len() || slots.iter().any(|s| bound.contains(&(*kind, *s))) {
+                return false;
+            }
+            bound.extend(slots.iter().map(|s| (*kind, *s)));
+            true
+        }
+        _ => true,
+    };
+    iface.inputs.retain(|b| keep(&b.role));
+    iface.constants.retain(|c| keep(&c.role));
+}
+
+fn model_and_interface() -> impl Strategy<Value = (PackedModel, GraphInterface)> {
+    (model(), vec(binding_plan(), 0..5), vec(binding_plan(), 0..5), vec(const_plan(), 0..3), 1u64..4).prop_map(
+        |(m, ins, outs, consts, batch)| {
+            let mut iface = GraphInterface {
+                inputs: ins.iter().map(|p| fit(p, false, &m.desc)).collect(),
+                outputs: outs.iter().map(|p| fit(p, true, &m.desc)).collect(),
+                constants: consts.iter().filter_map(|p| fit_const(p, &m.desc, batch)).collect(),
+            };
+            dedupe(&mut iface);
+            (m, iface)
+        },
+    )
 }
 
 proptest! {

@@ -1,10 +1,10 @@
-//! Every conformance case under `shared/conformance` imports, with an interface whose
-//! names, order and sizes agree with the case's own description; every file under
+//! Every conformance case under `shared/conformance` and `fixtures/onnx` imports, with an
+//! interface whose names, order and sizes agree with the case's own description; every file under
 //! `invalid/` is refused with the class its README gives.
 #![cfg(feature = "onnx")]
 
 use recur_format::onnx::{import_file, ErrorClass, ImportOptions};
-use recur_format::{Dim, IoRole, LayerDesc, SeqLayout, StateLayout};
+use recur_format::{Dim, FinalLayout, IoRole, LayerDesc, SeqLayout, StateLayout};
 use std::path::PathBuf;
 
 fn conformance_dir() -> Option<PathBuf> {
@@ -50,13 +50,18 @@ fn json_shapes(text: &str, key: &str) -> Vec<(String, Vec<usize>)> {
 
 #[test]
 fn every_case_imports() {
-    let Some(dir) = conformance_dir() else { return };
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("model.onnx").is_file())
-        .collect();
-    cases.sort();
+    // The shared suite when it is here, and the project's own fixtures.
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/onnx");
+    let mut cases: Vec<PathBuf> = vec![];
+    for dir in conformance_dir().into_iter().chain([fixtures]) {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("model.onnx").is_file())
+            .collect();
+        found.sort();
+        cases.extend(found);
+    }
     assert!(!cases.is_empty());
     let mut failures = vec![];
     for case in &cases {
@@ -119,18 +124,35 @@ fn check_case(imp: &recur_format::onnx::Imported, meta: &str) -> Result<(), Stri
             r => return Err(format!("input role {r:?}")),
         }
     }
+    // With a head on the final state, frames come from the last recurrent layer.
+    let frame_width = if imp.interface.head_on_final_state() {
+        let last =
+            desc.layers.iter().rposition(|l| matches!(l, LayerDesc::Recurrent(_))).ok_or("no recurrent layer")?;
+        desc.layers[last].output_size()
+    } else {
+        desc.output_size()
+    };
     for b in &imp.interface.outputs {
         let s = shape(&out_shapes, &b.name).ok_or(format!("no shape for {}", b.name))?;
         match &b.role {
             IoRole::Output(l) => {
                 let f = match l {
                     SeqLayout::TimeBatchFeature | SeqLayout::BatchTimeFeature => s[2],
-                    SeqLayout::TimeFeature => s[1],
+                    SeqLayout::TimeFeature | SeqLayout::TimeBatchFlat | SeqLayout::BatchTimeFlat => s[1],
                     SeqLayout::OnnxY => s[1] * s[3],
                     SeqLayout::OnnxYBatchFirst => s[2] * s[3],
                 };
+                if f != frame_width {
+                    return Err(format!("output {} has {f} features, model gives {frame_width}", b.name));
+                }
+            }
+            IoRole::FinalOutput(l) => {
+                let f = match l {
+                    FinalLayout::BatchFeature => s[1],
+                    FinalLayout::Feature => s[0],
+                };
                 if f != desc.output_size() {
-                    return Err(format!("output {} has {f} features, model gives {}", b.name, desc.output_size()));
+                    return Err(format!("output {} has {f} features, the head gives {}", b.name, desc.output_size()));
                 }
             }
             IoRole::FinalState { slots, layout, .. } => check_state(desc, slots, *layout, &s)?,

@@ -94,23 +94,36 @@ type Seq = Vec<Vec<Vec<f64>>>;
 type States = Vec<Vec<Vec<Vec<f64>>>>;
 
 struct Run {
+    /// Per-frame output: of the last layer, or of the last recurrent layer with a head on
+    /// the final state.
     y: Seq,
     h: States,
     c: States,
+    /// The head on the final state, per sequence.
+    head: Vec<Vec<f64>>,
 }
 
 fn matvec(w: &[f32], rows: std::ops::Range<usize>, k: usize, x: &[f64]) -> Vec<f64> {
     rows.map(|r| w[r * k..(r + 1) * k].iter().zip(x).map(|(a, b)| *a as f64 * b).sum()).collect()
 }
 
-fn run_model(m: &PackedModel, x: &Seq, lens: &[usize], h0: &States, c0: &States) -> Run {
+/// Runs the description in f64. With `final_head`, the dense layers after the last
+/// recurrent layer run once per sequence on its final `h` (directions concatenated).
+fn run_model(m: &PackedModel, x: &Seq, lens: &[usize], h0: &States, c0: &States, final_head: bool) -> Run {
     let weights = m.unpack();
     let nb = x.len();
     let t_len = x.first().map_or(0, |s| s.len());
     let mut cur = x.clone();
     let mut hs: States = vec![];
     let mut cs: States = vec![];
+    let last_rec = m.desc.layers.iter().rposition(|l| matches!(l, LayerDesc::Recurrent(_))).unwrap();
+    let mut frames: Option<Seq> = None;
     for (li, (layer, w)) in m.desc.layers.iter().zip(&weights).enumerate() {
+        if final_head && li == last_rec + 1 {
+            // From here on, one "frame" per sequence: the final h.
+            frames = Some(cur.clone());
+            cur = (0..nb).map(|bi| vec![hs[last_rec].iter().flat_map(|d| d[bi].clone()).collect()]).collect();
+        }
         match (layer, w) {
             (LayerDesc::Recurrent(r), LayerWeights::Recurrent { w, r: rw, b, p }) => {
                 let (h, i, g) = (r.hidden_size, r.input_size, r.cell.gates());
@@ -231,7 +244,14 @@ fn run_model(m: &PackedModel, x: &Seq, lens: &[usize], h0: &States, c0: &States)
             _ => unreachable!(),
         }
     }
-    Run { y: cur, h: hs, c: cs }
+    match frames {
+        Some(y) => Run { y, h: hs, c: cs, head: cur.into_iter().map(|mut s| s.remove(0)).collect() },
+        None if final_head => {
+            let head = (0..nb).map(|bi| hs[last_rec].iter().flat_map(|d| d[bi].clone()).collect()).collect();
+            Run { y: cur, h: hs, c: cs, head }
+        }
+        None => Run { y: cur, h: hs, c: cs, head: vec![] },
+    }
 }
 
 /// Index helpers for the layouts.
@@ -318,10 +338,31 @@ fn check_set(imp: &recur_format::onnx::Imported, dir: &Path, abs: f64, rel: f64)
             r => return Err(format!("input role {r:?}")),
         }
     }
+    for c in &imp.interface.constants {
+        match (&c.role, &c.values) {
+            (IoRole::SequenceLens, ConstValues::Lengths(v)) => lens = Some(v.iter().map(|&l| l as usize).collect()),
+            (IoRole::InitialState { kind, slots, layout }, ConstValues::F32(v)) => {
+                let shape: Vec<usize> = c.shape.iter().map(|&d| d as usize).collect();
+                let nb = c.batch().unwrap() as usize;
+                let hsz = *shape.last().unwrap();
+                for (si, sl) in slots.iter().enumerate() {
+                    let target = if *kind == StateKind::H { &mut h0 } else { &mut c0 };
+                    let per = &mut target[sl.layer as usize];
+                    while per.len() <= sl.dir as usize {
+                        per.push(vec![]);
+                    }
+                    per[sl.dir as usize] = (0..nb)
+                        .map(|bi| (0..hsz).map(|u| v[state_index(*layout, &shape, si, bi, u)] as f64).collect())
+                        .collect();
+                }
+            }
+            r => return Err(format!("constant {r:?}")),
+        }
+    }
     let x = x.ok_or("no sequence input")?;
     let t = x[0].len();
     let lens = lens.unwrap_or(vec![t; x.len()]);
-    let run = run_model(m, &x, &lens, &h0, &c0);
+    let run = run_model(m, &x, &lens, &h0, &c0, imp.interface.head_on_final_state());
     let nb = x.len();
     for b in &imp.interface.outputs {
         let want = read_npy(&dir.join(format!("output_{}.npy", b.name)));
@@ -330,15 +371,20 @@ fn check_set(imp: &recur_format::onnx::Imported, dir: &Path, abs: f64, rel: f64)
                 let f = run.y[0][0].len();
                 let mut v = vec![];
                 match l {
-                    SeqLayout::TimeBatchFeature => {
+                    SeqLayout::TimeBatchFeature | SeqLayout::TimeBatchFlat => {
                         (0..t).for_each(|ti| (0..nb).for_each(|bi| v.extend(&run.y[bi][ti])))
                     }
-                    SeqLayout::BatchTimeFeature => {
+                    SeqLayout::BatchTimeFeature | SeqLayout::BatchTimeFlat => {
                         (0..nb).for_each(|bi| (0..t).for_each(|ti| v.extend(&run.y[bi][ti])))
                     }
                     SeqLayout::TimeFeature => (0..t).for_each(|ti| v.extend(&run.y[0][ti])),
                     SeqLayout::OnnxY | SeqLayout::OnnxYBatchFirst => {
-                        let LayerDesc::Recurrent(r) = m.desc.layers.last().unwrap() else {
+                        let frame_layer = if imp.interface.head_on_final_state() {
+                            m.desc.layers.iter().rev().find(|l| matches!(l, LayerDesc::Recurrent(_)))
+                        } else {
+                            m.desc.layers.last()
+                        };
+                        let Some(LayerDesc::Recurrent(r)) = frame_layer else {
                             return Err("OnnxY after dense".into());
                         };
                         let (dirs, h) = (r.direction.count(), r.hidden_size);
@@ -376,6 +422,8 @@ fn check_set(imp: &recur_format::onnx::Imported, dir: &Path, abs: f64, rel: f64)
                 }
                 v
             }
+            IoRole::FinalOutput(FinalLayout::BatchFeature) => run.head.concat(),
+            IoRole::FinalOutput(FinalLayout::Feature) => run.head[0].clone(),
             r => return Err(format!("output role {r:?}")),
         };
         compare(&b.name, &got, &want, abs, rel)?;
@@ -385,13 +433,18 @@ fn check_set(imp: &recur_format::onnx::Imported, dir: &Path, abs: f64, rel: f64)
 
 #[test]
 fn imported_models_reproduce_onnxruntime() {
-    let Some(dir) = conformance_dir() else { return };
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("model.onnx").is_file())
-        .collect();
-    cases.sort();
+    // The shared suite when it is here, and the project's own fixtures.
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/onnx");
+    let mut cases: Vec<PathBuf> = vec![];
+    for dir in conformance_dir().into_iter().chain([fixtures]) {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("model.onnx").is_file())
+            .collect();
+        found.sort();
+        cases.extend(found);
+    }
     let mut failures = vec![];
     let mut sets = 0;
     for case in &cases {

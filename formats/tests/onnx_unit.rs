@@ -769,12 +769,13 @@ fn stateful_export_binds_state_rows_to_layers() {
 
 #[test]
 fn unsupported_dataflow_is_named() {
-    // A non-zero constant initial state.
+    // A non-zero constant initial state whose batch size contradicts X's.
     let mut m = rec("RNN", vec![]).model();
     let g = m.graph.as_mut().unwrap();
+    g.input[0] = fvi("X", &[D::P("T"), D::K(2), D::K(5)]);
     g.initializer.push(f32_init("h0c", &[1, 1, 7], &[0.5; 7]));
     g.node[0].input.extend(["".to_string(), "h0c".to_string()]);
-    refused(&m, ErrorClass::Unsupported, &["'rec' (RNN)", "initial_h", "non-zero"]);
+    refused(&m, ErrorClass::InvalidModel, &["'rec' (RNN)", "initial_h", "batch size 1"]);
     // Selecting the last time step.
     let mut m = lstm_head("", vec![], 13);
     let g = m.graph.as_mut().unwrap();
@@ -1294,4 +1295,293 @@ fn univariate_input_and_single_unit_layers() {
     assert_eq!((imp.model.desc.input_size(), imp.model.desc.output_size()), (1, 1));
     assert_eq!(imp.interface.inputs[0].role, IoRole::Sequence(SeqLayout::TimeBatchFeature));
     assert_eq!(imp.interface.outputs[0].role, IoRole::Output(SeqLayout::TimeBatchFeature));
+}
+
+// ------------------------------------------------------------------ heads on the final state
+
+/// x [T, N, 4] -> LSTM (hidden 6, `dir`) -> `glue` (from `Y`, `Y_h`, `Y_c`) -> `outs`.
+fn classifier(dir: &str, glue: Vec<NodeProto>, inits: Vec<TensorProto>, outs: &[&str]) -> ModelProto {
+    let (i, h) = (4i64, 6i64);
+    let d = if dir == "bidirectional" { 2 } else { 1 };
+    let mut nodes = vec![node(
+        "LSTM",
+        "lstm",
+        &["x", "W", "R", "B"],
+        &["Y", "Y_h", "Y_c"],
+        vec![ai("hidden_size", h), as_("direction", dir)],
+    )];
+    nodes.extend(glue);
+    let mut all = vec![
+        f32_init("W", &[d, 4 * h, i], &ramp((d * 4 * h * i) as usize, 1)),
+        f32_init("R", &[d, 4 * h, h], &ramp((d * 4 * h * h) as usize, 2)),
+        f32_init("B", &[d, 8 * h], &ramp((d * 8 * h) as usize, 3)),
+        i64_init("zero", &[1], &[0]),
+        i64_init("one", &[1], &[1]),
+    ];
+    all.extend(inits);
+    model(nodes, all, vec![fvi("x", &[D::P("T"), D::P("N"), D::K(i)])], outs.iter().map(|o| fvi(o, &[])).collect(), 14)
+}
+
+/// The dense weights of layer `l`.
+fn dense_w(imp: &Imported, l: usize) -> (Vec<f32>, Option<Vec<f32>>) {
+    match &imp.model.unpack()[l] {
+        LayerWeights::Dense { w, b } => (w.clone(), b.clone()),
+        w => panic!("layer {l} is {w:?}"),
+    }
+}
+
+#[test]
+fn gemm_on_the_final_state_is_a_head() {
+    // PyTorch fc(h_n[-1]) on a one-layer LSTM: Y_h -> Squeeze(0) -> Gemm(transB) -> Relu.
+    let fc = ramp(3 * 6, 4);
+    let m = classifier(
+        "forward",
+        vec![
+            node("Squeeze", "sq", &["Y_h", "zero"], &["hs"], vec![]),
+            node("Gemm", "fc", &["hs", "fcW", "fcB"], &["g"], vec![ai("transB", 1)]),
+            node("Relu", "act", &["g"], &["out"], vec![]),
+        ],
+        vec![f32_init("fcW", &[3, 6], &fc), f32_init("fcB", &[3], &ramp(3, 5))],
+        &["out", "Y_h"],
+    );
+    let imp = import(&m).unwrap();
+    let layers = &imp.model.desc.layers;
+    assert_eq!(layers.len(), 2, "{:#?}", imp.report);
+    let LayerDesc::Dense(dd) = &layers[1] else { panic!() };
+    assert_eq!((dd.input_size, dd.output_size, dd.activation), (6, 3, DenseAct::Relu));
+    assert_eq!(dense_w(&imp, 1), (fc, Some(ramp(3, 5))));
+    assert_eq!(imp.interface.outputs[0].role, IoRole::FinalOutput(FinalLayout::BatchFeature));
+    assert!(imp.interface.head_on_final_state());
+    // The final state itself stays available.
+    assert!(matches!(imp.interface.outputs[1].role, IoRole::FinalState { kind: StateKind::H, .. }));
+    assert!(imp.report.iter().any(|l| l.contains("once per sequence")), "{:#?}", imp.report);
+}
+
+#[test]
+fn bidirectional_heads_read_the_directions_they_select() {
+    let fc = ramp(3 * 12, 4);
+    // [2, N, 6] -> Transpose(1, 0, 2) -> Reshape(0, -1): both directions, forward first.
+    let m = classifier(
+        "bidirectional",
+        vec![
+            node("Transpose", "t", &["Y_h"], &["ht"], vec![aints("perm", &[1, 0, 2])]),
+            node("Reshape", "r", &["ht", "shape"], &["hr"], vec![]),
+            node("Gemm", "fc", &["hr", "fcW"], &["out"], vec![ai("transB", 1)]),
+        ],
+        vec![f32_init("fcW", &[3, 12], &fc), i64_init("shape", &[2], &[0, -1])],
+        &["out"],
+    );
+    let imp = import(&m).unwrap();
+    assert_eq!(dense_w(&imp, 1).0, fc);
+    assert_eq!(imp.interface.outputs[0].role, IoRole::FinalOutput(FinalLayout::BatchFeature));
+
+    // h_n[-1] alone (the backward direction): the forward columns get zero weights.
+    let fc6 = ramp(6 * 3, 6);
+    let m = classifier(
+        "bidirectional",
+        vec![
+            node("Gather", "last", &["Y_h", "minus1"], &["hb"], vec![ai("axis", 0)]),
+            node("MatMul", "mm", &["hb", "fcWt"], &["lin"], vec![]),
+            node("Add", "add", &["lin", "fcB"], &["out"], vec![]),
+        ],
+        vec![f32_init("fcWt", &[6, 3], &fc6), f32_init("fcB", &[3], &ramp(3, 7)), i64_init("minus1", &[], &[-1])],
+        &["out"],
+    );
+    let imp = import(&m).unwrap();
+    let (w, b) = dense_w(&imp, 1);
+    assert_eq!(b.as_deref(), Some(&ramp(3, 7)[..]));
+    for o in 0..3 {
+        assert!(w[o * 12..o * 12 + 6].iter().all(|&v| v == 0.0));
+        for k in 0..6 {
+            assert_eq!(w[o * 12 + 6 + k], fc6[k * 3 + o]);
+        }
+    }
+    assert!(imp.report.iter().any(|l| l.contains("ignores direction 0")), "{:#?}", imp.report);
+
+    // torch.cat([h_n[-1], h_n[-2]], dim=1): backward first, so the blocks swap.
+    let m = classifier(
+        "bidirectional",
+        vec![
+            node("Gather", "gb", &["Y_h", "minus1"], &["hb"], vec![ai("axis", 0)]),
+            node("Gather", "gf", &["Y_h", "minus2"], &["hf"], vec![ai("axis", 0)]),
+            node("Concat", "cat", &["hb", "hf"], &["hc"], vec![ai("axis", 1)]),
+            node("Gemm", "fc", &["hc", "fcW"], &["out"], vec![ai("transB", 1)]),
+        ],
+        vec![f32_init("fcW", &[3, 12], &fc), i64_init("minus1", &[], &[-1]), i64_init("minus2", &[], &[-2])],
+        &["out"],
+    );
+    let imp = import(&m).unwrap();
+    let w = dense_w(&imp, 1).0;
+    for o in 0..3 {
+        assert_eq!(w[o * 12..o * 12 + 6], fc[o * 12 + 6..o * 12 + 12]);
+        assert_eq!(w[o * 12 + 6..o * 12 + 12], fc[o * 12..o * 12 + 6]);
+    }
+}
+
+#[test]
+fn an_activation_on_the_final_state_starts_the_head_with_a_selection() {
+    let m = classifier(
+        "forward",
+        vec![
+            node("Squeeze", "sq", &["Y_h", "zero"], &["hs"], vec![]),
+            node("Tanh", "act", &["hs"], &["ha"], vec![]),
+            node("MatMul", "mm", &["ha", "fcWt"], &["out"], vec![]),
+        ],
+        vec![f32_init("fcWt", &[6, 2], &ramp(12, 4))],
+        &["out", "Y"],
+    );
+    let imp = import(&m).unwrap();
+    let layers = &imp.model.desc.layers;
+    assert_eq!(layers.len(), 3, "{:#?}", imp.report);
+    let LayerDesc::Dense(sel) = &layers[1] else { panic!() };
+    assert_eq!((sel.input_size, sel.output_size, sel.activation), (6, 6, DenseAct::Tanh));
+    let (w, b) = dense_w(&imp, 1);
+    assert!(b.unwrap().iter().all(|&v| v == 0.0) && (0..36).all(|k| w[k] == if k % 7 == 0 { 1.0 } else { 0.0 }));
+    assert_eq!(imp.interface.outputs[0].role, IoRole::FinalOutput(FinalLayout::BatchFeature));
+    // With a head on the final state, Y is the recurrent layer's frames.
+    assert_eq!(imp.interface.outputs[1].role, IoRole::Output(SeqLayout::OnnxY));
+}
+
+#[test]
+fn heads_that_cannot_be_expressed_are_refused() {
+    let sq = |from: &str| node("Squeeze", "sq", &[from, "zero"], &["hs"], vec![]);
+    let fc = || node("Gemm", "fc", &["hs", "fcW"], &["out"], vec![ai("transB", 1)]);
+    let fcw = || f32_init("fcW", &[3, 6], &ramp(18, 4));
+    // On the cell state.
+    let m = classifier("forward", vec![sq("Y_c"), fc()], vec![fcw()], &["out"]);
+    refused(&m, ErrorClass::Unsupported, &["'fc' (Gemm)", "cell state"]);
+    // A per-frame dense layer and a head after the same recurrent layer.
+    let m = classifier(
+        "forward",
+        vec![
+            sq("Y_h"),
+            fc(),
+            node("Squeeze", "sqy", &["Y", "one"], &["ys"], vec![]),
+            node("MatMul", "frame", &["ys", "fcWt"], &["per_frame"], vec![]),
+        ],
+        vec![fcw(), f32_init("fcWt", &[6, 2], &ramp(12, 5))],
+        &["out", "per_frame"],
+    );
+    refused(&m, ErrorClass::Unsupported, &["per frame", "final state"]);
+    // Hidden units before directions: [N, 6, 2] flattened.
+    let m = classifier(
+        "bidirectional",
+        vec![
+            node("Transpose", "t", &["Y_h"], &["ht"], vec![aints("perm", &[1, 2, 0])]),
+            node("Reshape", "r", &["ht", "shape"], &["hs"], vec![]),
+            node("Gemm", "fc", &["hs", "fcW"], &["out"], vec![ai("transB", 1)]),
+        ],
+        vec![f32_init("fcW", &[3, 12], &ramp(36, 4)), i64_init("shape", &[2], &[0, -1])],
+        &["out"],
+    );
+    refused(&m, ErrorClass::Unsupported, &["'fc' (Gemm)", "[slots, hidden]"]);
+    // The final state of a layer that is not the last recurrent one.
+    let m = model(
+        vec![
+            node("GRU", "g0", &["x", "W0", "R0"], &["Y0", "H0"], vec![ai("hidden_size", 6)]),
+            node("Squeeze", "sy", &["Y0", "one"], &["y0"], vec![]),
+            node("GRU", "g1", &["y0", "W1", "R1"], &["Y1"], vec![ai("hidden_size", 5)]),
+            node("Squeeze", "sq", &["H0", "zero"], &["hs"], vec![]),
+            node("Gemm", "fc", &["hs", "fcW"], &["out"], vec![ai("transB", 1)]),
+        ],
+        vec![
+            f32_init("W0", &[1, 18, 4], &ramp(72, 1)),
+            f32_init("R0", &[1, 18, 6], &ramp(108, 2)),
+            f32_init("W1", &[1, 15, 6], &ramp(90, 3)),
+            f32_init("R1", &[1, 15, 5], &ramp(75, 4)),
+            fcw(),
+            i64_init("zero", &[1], &[0]),
+            i64_init("one", &[1], &[1]),
+        ],
+        vec![fvi("x", &[D::P("T"), D::P("N"), D::K(4)])],
+        vec![fvi("out", &[]), fvi("Y1", &[])],
+        14,
+    );
+    refused(&m, ErrorClass::Unsupported, &["layer 0"]);
+}
+
+#[test]
+fn flattened_frames_are_an_output_layout() {
+    // GRU Y [T, 1, N, 6] -> Squeeze(1) -> (Transpose to [N, T, 6]) -> Reshape(-1, 6) -> MatMul.
+    for batch_first in [false, true] {
+        let mut nodes = vec![
+            node("GRU", "gru", &["x", "W", "R"], &["Y"], vec![ai("hidden_size", 6)]),
+            node("Squeeze", "sq", &["Y", "one"], &["ys"], vec![]),
+        ];
+        let from = if batch_first {
+            nodes.push(node("Transpose", "t", &["ys"], &["yt"], vec![aints("perm", &[1, 0, 2])]));
+            "yt"
+        } else {
+            "ys"
+        };
+        nodes.push(node("Reshape", "r", &[from, "shape"], &["flat"], vec![]));
+        nodes.push(node("MatMul", "mm", &["flat", "Wd"], &["out"], vec![]));
+        let m = model(
+            nodes,
+            vec![
+                f32_init("W", &[1, 18, 4], &ramp(72, 1)),
+                f32_init("R", &[1, 18, 6], &ramp(108, 2)),
+                f32_init("Wd", &[6, 2], &ramp(12, 3)),
+                i64_init("one", &[1], &[1]),
+                i64_init("shape", &[2], &[-1, 6]),
+            ],
+            vec![fvi("x", &[D::K(5), D::K(3), D::K(4)])],
+            vec![fvi("out", &[D::K(15), D::K(2)])],
+            14,
+        );
+        let imp = import(&m).unwrap();
+        let want = if batch_first { SeqLayout::BatchTimeFlat } else { SeqLayout::TimeBatchFlat };
+        assert_eq!(imp.interface.outputs[0].role, IoRole::Output(want), "{:#?}", imp.report);
+    }
+}
+
+/// An LSTM over x [7, `n`, 5] with `sequence_lens`, `initial_h` and `initial_c` as
+/// initializers (batch 3).
+fn lstm_constants(n: D, lens: &[i32]) -> ModelProto {
+    let h = 4;
+    let lens = TensorProto {
+        name: "lens".into(),
+        dims: vec![lens.len() as i64],
+        data_type: data_type::INT32,
+        int32_data: lens.to_vec(),
+        ..Default::default()
+    };
+    model(
+        vec![node("LSTM", "lstm", &["x", "W", "R", "", "lens", "h0", "c0"], &["Y", "Y_h"], vec![ai("hidden_size", h)])],
+        vec![
+            f32_init("W", &[1, 4 * h, 5], &ramp(80, 1)),
+            f32_init("R", &[1, 4 * h, h], &ramp(64, 2)),
+            lens,
+            f32_init("h0", &[1, 3, h], &ramp(12, 3)),
+            f32_init("c0", &[1, 3, h], &[0.0; 12]),
+        ],
+        vec![fvi("x", &[D::K(7), n, D::K(5)])],
+        vec![fvi("Y", &[]), fvi("Y_h", &[])],
+        14,
+    )
+}
+
+#[test]
+fn constant_lengths_and_initial_states_are_recorded() {
+    let imp = import(&lstm_constants(D::P("N"), &[6, 7, 0])).unwrap();
+    let c = &imp.interface.constants;
+    // The zero c0 is the engine's zero state: no constant.
+    assert_eq!(c.len(), 2, "{c:#?}");
+    assert_eq!((c[0].name.as_str(), &c[0].role, &c[0].shape[..]), ("lens", &IoRole::SequenceLens, &[3u64][..]));
+    assert_eq!(c[0].values, ConstValues::Lengths(vec![6, 7, 0]));
+    let slots = vec![StateSlot { layer: 0, dir: 0 }];
+    assert_eq!(c[1].role, IoRole::InitialState { kind: StateKind::H, slots, layout: StateLayout::SlotBatchHidden });
+    assert_eq!((c[1].name.as_str(), &c[1].shape[..]), ("h0", &[1u64, 3, 4][..]));
+    assert_eq!(c[1].values, ConstValues::F32(ramp(12, 3)));
+    assert_eq!(imp.interface.fixed_batch(), Some(3));
+    // Only X is a graph input.
+    assert_eq!(imp.interface.inputs.len(), 1);
+    // They survive the file.
+    let bytes = write_bytes(&imp.model, &imp.interface).unwrap();
+    assert_eq!(parse(&bytes, ParseOptions::default()).unwrap().interface(), &imp.interface);
+
+    // Lengths that contradict X: a batch of 2, a length past T = 7, a negative length.
+    refused(&lstm_constants(D::K(2), &[6, 7, 0]), ErrorClass::InvalidModel, &["sequence_lens", "batch"]);
+    refused(&lstm_constants(D::P("N"), &[6, 8, 0]), ErrorClass::InvalidModel, &["sequence_lens", "element 1 is 8"]);
+    refused(&lstm_constants(D::P("N"), &[6, -1, 0]), ErrorClass::InvalidModel, &["sequence_lens", "-1"]);
 }

@@ -81,6 +81,11 @@ pub fn main(path: &Path, as_json: bool) -> Result<(), Error> {
             "tensors": tensors,
             "inputs": file.interface().inputs.iter().map(binding_json).collect::<Vec<_>>(),
             "outputs": file.interface().outputs.iter().map(binding_json).collect::<Vec<_>>(),
+            "constants": file.interface().constants.iter().map(|c| json!({
+                "name": c.name,
+                "shape": c.shape,
+                "role": role_text(&c.role),
+            })).collect::<Vec<_>>(),
             "streamable": desc.is_streamable(),
             "isa": isa_here.map(|i| i.name()),
             "isa_note": isa_note,

@@ -11,7 +11,8 @@ pub mod verify;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use recur::recur_format::{
-    Dim, GraphInterface, IoBinding, IoRole, LayerDesc, ModelDesc, SeqLayout, StateKind, StateLayout, StateSlot,
+    ConstInput, ConstValues, Dim, FinalLayout, GraphInterface, IoBinding, IoRole, LayerDesc, ModelDesc, SeqLayout,
+    StateKind, StateLayout, StateSlot,
 };
 use recur::{Isa, Model, OpenOptions};
 use recur_cli::Error;
@@ -169,6 +170,8 @@ pub fn role_text(role: &IoRole) -> String {
         SeqLayout::OnnxY => "[T, dirs, B, H]",
         SeqLayout::OnnxYBatchFirst => "[B, T, dirs, H]",
         SeqLayout::TimeFeature => "[T, F]",
+        SeqLayout::TimeBatchFlat => "[T*B, F]",
+        SeqLayout::BatchTimeFlat => "[B*T, F]",
     };
     let st = |l: &StateLayout| match l {
         StateLayout::SlotBatchHidden => "[slots, B, H]",
@@ -186,6 +189,20 @@ pub fn role_text(role: &IoRole) -> String {
         IoRole::FinalState { kind, slots, layout } => {
             format!("final {} of {} {}", k(kind), slots_text(slots), st(layout))
         }
+        IoRole::FinalOutput(FinalLayout::BatchFeature) => "head on the final state [B, O]".into(),
+        IoRole::FinalOutput(FinalLayout::Feature) => "head on the final state [O]".into(),
+    }
+}
+
+/// A constant's values, abbreviated: `[6, 7, 3]`, or `51 values in [-0.5, 0.7]`.
+fn const_values_text(c: &ConstInput) -> String {
+    match &c.values {
+        ConstValues::Lengths(v) if v.len() <= 8 => format!("{v:?}"),
+        ConstValues::Lengths(v) => format!("{} lengths", v.len()),
+        ConstValues::F32(v) => {
+            let (lo, hi) = v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            format!("{} values in [{lo}, {hi}]", v.len())
+        }
     }
 }
 
@@ -193,7 +210,17 @@ pub fn role_text(role: &IoRole) -> String {
 pub fn interface_lines(iface: &GraphInterface) -> Vec<String> {
     let line =
         |dir: &str, b: &IoBinding| format!("{dir} {:<16} {:<18} {}", b.name, dims_text(&b.dims), role_text(&b.role));
-    iface.inputs.iter().map(|b| line("input ", b)).chain(iface.outputs.iter().map(|b| line("output", b))).collect()
+    let constant = |c: &ConstInput| {
+        let dims: Vec<Dim> = c.shape.iter().map(|&v| Dim::Fixed(v)).collect();
+        format!("const  {:<16} {:<18} {} = {}", c.name, dims_text(&dims), role_text(&c.role), const_values_text(c))
+    };
+    iface
+        .inputs
+        .iter()
+        .map(|b| line("input ", b))
+        .chain(iface.outputs.iter().map(|b| line("output", b)))
+        .chain(iface.constants.iter().map(constant))
+        .collect()
 }
 
 /// The kernel sets this CPU has, as `scalar, portable, avx2`.

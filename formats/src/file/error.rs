@@ -18,6 +18,8 @@ pub enum Loc {
     Input(usize),
     /// Graph output `i`.
     Output(usize),
+    /// Constant `i` (its binding, dimension, slot or value records, or its name).
+    Constant(usize),
 }
 
 impl fmt::Display for Loc {
@@ -28,6 +30,7 @@ impl fmt::Display for Loc {
             Loc::Tensor(i) => write!(f, "tensor {i}"),
             Loc::Input(i) => write!(f, "input {i}"),
             Loc::Output(i) => write!(f, "output {i}"),
+            Loc::Constant(i) => write!(f, "constant {i}"),
         }
     }
 }
@@ -250,12 +253,125 @@ pub enum FileError {
         offset: u64,
     },
     /// A graph input with an output role, or the reverse.
-    #[error("{loc}: role {role} is not allowed here (inputs: Sequence, SequenceLens, InitialState; outputs: Output, FinalState)")]
+    #[error(
+        "{loc}: role {role} is not allowed here (inputs: Sequence, SequenceLens, InitialState; outputs: Output, \
+         FinalState, FinalOutput)"
+    )]
     RoleMisplaced {
         /// Where.
         loc: Loc,
         /// The role.
         role: &'static str,
+    },
+    /// A sequence input with a layout for outputs only (a recurrent `Y` or flattened frames).
+    #[error("{loc}: sequence layout code {code} is for outputs only (inputs: [T, B, F], [B, T, F] or [T, F])")]
+    InputLayout {
+        /// Where.
+        loc: Loc,
+        /// The layout code.
+        code: u8,
+    },
+    /// A constant whose role is not SequenceLens or InitialState.
+    #[error("constant {index}: role {role} cannot be a constant (constants: SequenceLens, InitialState)")]
+    ConstRole {
+        /// Constant index.
+        index: usize,
+        /// The role.
+        role: &'static str,
+    },
+    /// A constant dimension that is symbolic.
+    #[error("constant {index}: dimension {axis} is symbolic; a constant's shape is fixed")]
+    ConstSymbolicDim {
+        /// Constant index.
+        index: usize,
+        /// The axis.
+        axis: usize,
+    },
+    /// A constant whose rank is not the one its role and layout imply.
+    #[error("constant {index}: rank {rank}, but its role and layout need rank {expected}")]
+    ConstRank {
+        /// Constant index.
+        index: usize,
+        /// Its rank.
+        rank: usize,
+        /// The rank the role implies.
+        expected: usize,
+    },
+    /// A constant whose slot count or hidden size disagrees with its slots.
+    #[error("constant {index}: dimension {axis} is {found}, but its slots need {expected}")]
+    ConstShape {
+        /// Constant index.
+        index: usize,
+        /// The axis.
+        axis: usize,
+        /// The size found.
+        found: u64,
+        /// The size the slots imply.
+        expected: u64,
+    },
+    /// A constant with a batch size of zero.
+    #[error("constant {index}: batch size 0; a constant fixes the batch size, which must be at least 1")]
+    ConstEmptyBatch {
+        /// Constant index.
+        index: usize,
+    },
+    /// Constants that fix different batch sizes.
+    #[error("constant {index}: batch size {batch}, but an earlier constant fixes it to {expected}")]
+    ConstBatch {
+        /// Constant index.
+        index: usize,
+        /// Its batch size.
+        batch: u64,
+        /// The first constant's batch size.
+        expected: u64,
+    },
+    /// Constant values of the wrong kind for the role (writer only: the reader derives the
+    /// kind from the role).
+    #[error("constant {index}: role {role} takes {}", if *role == "SequenceLens" { "lengths" } else { "f32 values" })]
+    ConstValueType {
+        /// Constant index.
+        index: usize,
+        /// The role.
+        role: &'static str,
+    },
+    /// A constant holding a different number of values than its shape.
+    #[error("constant {index}: {count} values, but its shape holds {}",
+        expected.map_or("more than 2^64".into(), |e| alloc::format!("{e}")))]
+    ConstValueCount {
+        /// Constant index.
+        index: usize,
+        /// Values held.
+        count: u64,
+        /// Product of the shape (`None`: overflow).
+        expected: Option<u64>,
+    },
+    /// A constant sequence length above `i32::MAX` (ONNX `sequence_lens` is int32).
+    #[error("constant {index}: sequence length {element} is {value}, more than 2147483647")]
+    ConstLength {
+        /// Constant index.
+        index: usize,
+        /// Element index.
+        element: usize,
+        /// The value.
+        value: u32,
+    },
+    /// A second sequence_lens (graph input or constant).
+    #[error("{loc}: a second sequence_lens; a model has at most one")]
+    DuplicateSequenceLens {
+        /// Where the second one is.
+        loc: Loc,
+    },
+    /// An initial state slot bound by two inputs or constants.
+    #[error("{loc}: the initial {} of layer {layer} dir {dir} is bound twice", if *cell_state { "c" } else { "h" })]
+    StateBoundTwice {
+        /// Where the second binding is.
+        loc: Loc,
+        /// Whether the state is `c` (else `h`).
+        cell_state: bool,
+        /// The layer.
+        layer: u16,
+        /// The direction.
+        dir: u8,
     },
     /// A state binding with the wrong number of slots.
     #[error("{loc}: {count} state slots: {why}")]

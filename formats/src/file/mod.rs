@@ -43,7 +43,7 @@ pub use writer::write_bytes;
 pub use writer::write_file;
 
 use crate::desc::{CellKind, LayerDesc, ModelDesc};
-use crate::interface::{GraphInterface, IoBinding, IoRole, StateKind, StateLayout};
+use crate::interface::{ConstInput, ConstValues, GraphInterface, IoBinding, IoRole, StateKind, StateLayout, StateSlot};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
 
 /// The 8 magic bytes that open every file: a non-ASCII byte (breaks under 7-bit transfer),
@@ -73,6 +73,8 @@ pub mod records {
     pub const DIM: usize = 24;
     /// One state-slot record.
     pub const SLOT: usize = 4;
+    /// One constant value.
+    pub const VALUE: usize = 4;
 }
 
 /// The limits a file must respect (SPEC.md §2); each bounds a count before anything is
@@ -88,18 +90,25 @@ pub mod limits {
     pub const MAX_TENSORS: usize = 12 * MAX_LAYERS;
     /// Most graph inputs; separately, most graph outputs.
     pub const MAX_BINDINGS: usize = interface::MAX_BINDINGS;
+    /// Most constants (one `sequence_lens`, the `h` and `c` of every layer).
+    pub const MAX_CONSTANTS: usize = interface::MAX_CONSTANTS;
+    /// Most constant values in a file.
+    pub const MAX_CONST_VALUES: usize = interface::MAX_CONST_VALUES;
     /// Most declared dimensions of one binding.
     pub const MAX_RANK: usize = 8;
     /// Most state slots of one binding (every direction of every layer).
     pub const MAX_SLOTS: usize = 2 * MAX_LAYERS;
     /// Longest string, in bytes.
     pub const MAX_NAME_LEN: usize = interface::MAX_NAME_LEN;
+    /// Binding records a file may hold: inputs, outputs and constants.
+    pub const MAX_TOTAL_BINDINGS: usize = 2 * MAX_BINDINGS + MAX_CONSTANTS;
     /// Most dimension records in a file.
-    pub const MAX_TOTAL_DIMS: usize = 2 * MAX_BINDINGS * MAX_RANK;
+    pub const MAX_TOTAL_DIMS: usize = MAX_TOTAL_BINDINGS * MAX_RANK;
     /// Most slot records in a file.
-    pub const MAX_TOTAL_SLOTS: usize = 2 * MAX_BINDINGS * MAX_SLOTS;
-    /// Largest string table: every binding name and every dimension name at full length.
-    pub const MAX_STRING_BYTES: usize = 2 * MAX_BINDINGS * (1 + MAX_RANK) * MAX_NAME_LEN;
+    pub const MAX_TOTAL_SLOTS: usize = MAX_TOTAL_BINDINGS * MAX_SLOTS;
+    /// Largest string table: every binding name and every dimension name at full length
+    /// (constants have no dimension names).
+    pub const MAX_STRING_BYTES: usize = (2 * MAX_BINDINGS * (1 + MAX_RANK) + MAX_CONSTANTS) * MAX_NAME_LEN;
 }
 
 /// Byte offsets of fields inside the records, shared by the reader and the writer so that
@@ -121,9 +130,11 @@ mod wire {
         pub const SLOT_COUNT: usize = 80;
         pub const DIM_COUNT: usize = 84;
         pub const STRING_BYTES: usize = 88;
-        pub const RESERVED_C: usize = 92;
-        /// `reserved_c` is nine u32 words.
-        pub const RESERVED_C_WORDS: usize = 9;
+        pub const CONST_COUNT: usize = 92;
+        pub const VALUE_COUNT: usize = 96;
+        pub const RESERVED_C: usize = 100;
+        /// `reserved_c` is seven u32 words.
+        pub const RESERVED_C_WORDS: usize = 7;
     }
     pub(super) mod layer {
         pub const KIND: usize = 0;
@@ -186,6 +197,7 @@ mod wire {
         pub const ROLE_INITIAL_STATE: u8 = 2;
         pub const ROLE_OUTPUT: u8 = 3;
         pub const ROLE_FINAL_STATE: u8 = 4;
+        pub const ROLE_FINAL_OUTPUT: u8 = 5;
     }
     pub(super) mod dim {
         pub const KIND: usize = 0;
@@ -251,17 +263,6 @@ fn binding_loc(is_output: bool, index: usize) -> Loc {
     }
 }
 
-/// The role's name in messages.
-fn role_name(role: &IoRole) -> &'static str {
-    match role {
-        IoRole::Sequence(_) => "Sequence",
-        IoRole::SequenceLens => "SequenceLens",
-        IoRole::InitialState { .. } => "InitialState",
-        IoRole::Output(_) => "Output",
-        IoRole::FinalState { .. } => "FinalState",
-    }
-}
-
 /// Checks the interface rules of SPEC.md §3.4 and the limits of §2 against `desc` (which
 /// must already be valid). The reader applies it to what it decoded and the writer to what
 /// it is given, so a file the writer accepts is a file the reader accepts.
@@ -279,18 +280,75 @@ pub fn check_interface(iface: &GraphInterface, desc: &ModelDesc) -> Result<(), F
             check_binding(binding_loc(is_output, i), is_output, b, desc)?;
         }
     }
+    if iface.constants.len() > limits::MAX_CONSTANTS {
+        return Err(FileError::TooMany {
+            loc: Loc::Header,
+            what: "constants",
+            count: iface.constants.len() as u64,
+            max: limits::MAX_CONSTANTS as u64,
+        });
+    }
+    let values: u64 = iface.constants.iter().map(|c| c.values.len() as u64).sum();
+    if values > limits::MAX_CONST_VALUES as u64 {
+        return Err(FileError::TooMany {
+            loc: Loc::Header,
+            what: "constant values",
+            count: values,
+            max: limits::MAX_CONST_VALUES as u64,
+        });
+    }
+    let mut batch: Option<u64> = None;
+    for (i, c) in iface.constants.iter().enumerate() {
+        let b = check_constant(i, c, desc)?;
+        match batch {
+            None => batch = Some(b),
+            Some(first) if first != b => return Err(FileError::ConstBatch { index: i, batch: b, expected: first }),
+            Some(_) => {}
+        }
+    }
+    // Each run-time quantity comes from one place: one sequence_lens, and each initial
+    // state slot bound at most once, whether by a graph input or a constant.
+    let givers = iface
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (Loc::Input(i), &b.role))
+        .chain(iface.constants.iter().enumerate().map(|(i, c)| (Loc::Constant(i), &c.role)));
+    let mut lens_seen = false;
+    let mut bound: Vec<(StateKind, StateSlot)> = Vec::new();
+    for (loc, role) in givers {
+        match role {
+            IoRole::SequenceLens if lens_seen => return Err(FileError::DuplicateSequenceLens { loc }),
+            IoRole::SequenceLens => lens_seen = true,
+            IoRole::InitialState { kind, slots, .. } => {
+                for s in slots {
+                    if bound.contains(&(*kind, *s)) {
+                        return Err(FileError::StateBoundTwice {
+                            loc,
+                            cell_state: *kind == StateKind::C,
+                            layer: s.layer,
+                            dir: s.dir,
+                        });
+                    }
+                    bound.push((*kind, *s));
+                }
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 
+fn name_len(loc: Loc, what: &'static str, len: usize) -> Result<(), FileError> {
+    if len > limits::MAX_NAME_LEN {
+        Err(FileError::NameTooLong { loc, what, len: len as u64, max: limits::MAX_NAME_LEN as u64 })
+    } else {
+        Ok(())
+    }
+}
+
 fn check_binding(loc: Loc, is_output: bool, b: &IoBinding, desc: &ModelDesc) -> Result<(), FileError> {
-    let name_len = |what: &'static str, len: usize| {
-        if len > limits::MAX_NAME_LEN {
-            Err(FileError::NameTooLong { loc, what, len: len as u64, max: limits::MAX_NAME_LEN as u64 })
-        } else {
-            Ok(())
-        }
-    };
-    name_len("name", b.name.len())?;
+    name_len(loc, "name", b.name.len())?;
     if b.dims.len() > limits::MAX_RANK {
         return Err(FileError::TooMany {
             loc,
@@ -301,14 +359,23 @@ fn check_binding(loc: Loc, is_output: bool, b: &IoBinding, desc: &ModelDesc) -> 
     }
     for d in &b.dims {
         if let crate::interface::Dim::Symbolic(s) = d {
-            name_len("dimension name", s.len())?;
+            name_len(loc, "dimension name", s.len())?;
         }
     }
-    let is_output_role = matches!(b.role, IoRole::Output(_) | IoRole::FinalState { .. });
-    if is_output_role != is_output {
-        return Err(FileError::RoleMisplaced { loc, role: role_name(&b.role) });
+    if b.role.is_output() != is_output {
+        return Err(FileError::RoleMisplaced { loc, role: b.role.name() });
     }
-    if let IoRole::InitialState { kind, slots, layout } | IoRole::FinalState { kind, slots, layout } = &b.role {
+    if let IoRole::Sequence(layout) = b.role {
+        if !layout.is_input_layout() {
+            return Err(FileError::InputLayout { loc, code: layout as u8 });
+        }
+    }
+    check_slots(loc, &b.role, desc)
+}
+
+/// The slot rules of a state role (SPEC.md §3.4); other roles pass.
+fn check_slots(loc: Loc, role: &IoRole, desc: &ModelDesc) -> Result<(), FileError> {
+    if let IoRole::InitialState { kind, slots, layout } | IoRole::FinalState { kind, slots, layout } = role {
         if slots.is_empty() {
             return Err(FileError::SlotCount { loc, count: 0, why: "a state binding needs at least one slot" });
         }
@@ -343,6 +410,85 @@ fn check_binding(loc: Loc, is_output: bool, b: &IoBinding, desc: &ModelDesc) -> 
         }
     }
     Ok(())
+}
+
+/// Hidden size of a slot's layer (the slot was checked).
+fn slot_hidden(desc: &ModelDesc, s: &StateSlot) -> u64 {
+    match desc.layers.get(usize::from(s.layer)) {
+        Some(LayerDesc::Recurrent(r)) => r.hidden_size as u64,
+        _ => 0,
+    }
+}
+
+/// Checks constant `index` (SPEC.md §3.4) and returns the batch size it fixes.
+fn check_constant(index: usize, c: &ConstInput, desc: &ModelDesc) -> Result<u64, FileError> {
+    let loc = Loc::Constant(index);
+    name_len(loc, "name", c.name.len())?;
+    if c.shape.len() > limits::MAX_RANK {
+        return Err(FileError::TooMany {
+            loc,
+            what: "declared dimensions",
+            count: c.shape.len() as u64,
+            max: limits::MAX_RANK as u64,
+        });
+    }
+    // The shape the role implies, with the batch axis (checked separately) as `None`.
+    let expected: Vec<Option<u64>> = match &c.role {
+        IoRole::SequenceLens => alloc::vec![None],
+        IoRole::InitialState { slots, layout, .. } => {
+            check_slots(loc, &c.role, desc)?;
+            let h = slot_hidden(desc, &slots[0]);
+            if let Some((si, s)) = slots.iter().enumerate().find(|(_, s)| slot_hidden(desc, s) != h) {
+                return Err(FileError::BadSlot {
+                    loc,
+                    slot: si,
+                    layer: s.layer,
+                    dir: s.dir,
+                    why: "the slots of a constant state must share one hidden size",
+                });
+            }
+            let n = slots.len() as u64;
+            match layout {
+                StateLayout::SlotBatchHidden => alloc::vec![Some(n), None, Some(h)],
+                StateLayout::BatchSlotHidden => alloc::vec![None, Some(n), Some(h)],
+                StateLayout::BatchHidden => alloc::vec![None, Some(h)],
+            }
+        }
+        role => return Err(FileError::ConstRole { index, role: role.name() }),
+    };
+    if c.shape.len() != expected.len() {
+        return Err(FileError::ConstRank { index, rank: c.shape.len(), expected: expected.len() });
+    }
+    let mut batch = 0;
+    for (axis, (&found, want)) in c.shape.iter().zip(&expected).enumerate() {
+        match want {
+            Some(w) if found != *w => return Err(FileError::ConstShape { index, axis, found, expected: *w }),
+            Some(_) => {}
+            None => batch = found,
+        }
+    }
+    if batch == 0 {
+        return Err(FileError::ConstEmptyBatch { index });
+    }
+    // The shape's product; it was bounded by the values table (reader) or is compared
+    // with the values held (writer), so overflow only means "too many".
+    let count = c.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+    let (held, lengths) = match &c.values {
+        ConstValues::Lengths(v) => (v.len() as u64, true),
+        ConstValues::F32(v) => (v.len() as u64, false),
+    };
+    if lengths != (c.role == IoRole::SequenceLens) {
+        return Err(FileError::ConstValueType { index, role: c.role.name() });
+    }
+    if count != Some(held) {
+        return Err(FileError::ConstValueCount { index, count: held, expected: count });
+    }
+    if let ConstValues::Lengths(v) = &c.values {
+        if let Some((element, &value)) = v.iter().enumerate().find(|(_, &x)| x > i32::MAX as u32) {
+            return Err(FileError::ConstLength { index, element, value });
+        }
+    }
+    Ok(batch)
 }
 
 /// Helpers for tests and the fuzz harness, which craft files by hand.
@@ -420,7 +566,11 @@ mod tests {
         assert_eq!(wire::tensor::RESERVED_B + 8, records::TENSOR);
         assert_eq!(wire::binding::RESERVED_B + 4 * wire::binding::RESERVED_B_WORDS, records::BINDING);
         assert_eq!(wire::dim::VALUE + 8, records::DIM);
-        assert_eq!(limits::MAX_STRING_BYTES, 1_179_648);
+        assert_eq!(wire::header::VALUE_COUNT + 4, wire::header::RESERVED_C);
+        assert_eq!(limits::MAX_CONSTANTS, 129);
+        assert_eq!(limits::MAX_TOTAL_DIMS, 2056);
+        assert_eq!(limits::MAX_TOTAL_SLOTS, 32896);
+        assert_eq!(limits::MAX_STRING_BYTES, 1_311_744);
         assert_eq!(align_up(0), Some(0));
         assert_eq!(align_up(1), Some(64));
         assert_eq!(align_up(u64::MAX - 62), None);

@@ -6,11 +6,14 @@
 //! anything is allocated for it. The result borrows the input: tensors are ranges of it.
 
 use super::error::{FileError, Loc, TensorRef};
-use super::{align_up, binding_loc, check_interface, file_checksum, limits, records, tensor_checksum, wire};
+use super::{align_up, check_interface, file_checksum, limits, records, tensor_checksum, wire};
 use crate::desc::{
     ActKind, Activation, CellKind, DType, DenseAct, DenseDesc, Direction, LayerDesc, ModelDesc, RecurrentDesc,
 };
-use crate::interface::{Dim, GraphInterface, IoBinding, IoRole, SeqLayout, StateKind, StateLayout, StateSlot};
+use crate::interface::{
+    ConstInput, ConstValues, Dim, FinalLayout, GraphInterface, IoBinding, IoRole, SeqLayout, StateKind, StateLayout,
+    StateSlot,
+};
 use crate::layout::{expected_tensors, PackedLayout, PackedModel, PackedTensor, TensorId, TensorKind, TensorSpec};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -207,6 +210,8 @@ struct Header {
     slots: u64,
     dims: u64,
     string_bytes: u64,
+    constants: u64,
+    values: u64,
 }
 
 /// Where each table starts (SPEC.md §3).
@@ -216,6 +221,7 @@ struct Tables {
     bindings_at: u64,
     dims_at: u64,
     slots_at: u64,
+    values_at: u64,
     strings_at: u64,
     end: u64,
     data_offset: u64,
@@ -257,6 +263,8 @@ fn read_header(src: &Src<'_>) -> Result<Header, FileError> {
     let slots = count("state slots", f::SLOT_COUNT, limits::MAX_TOTAL_SLOTS)?;
     let dims = count("declared dimensions", f::DIM_COUNT, limits::MAX_TOTAL_DIMS)?;
     let string_bytes = count("string table bytes", f::STRING_BYTES, limits::MAX_STRING_BYTES)?;
+    let constants = count("constants", f::CONST_COUNT, limits::MAX_CONSTANTS)?;
+    let values = count("constant values", f::VALUE_COUNT, limits::MAX_CONST_VALUES)?;
     for w in 0..f::RESERVED_C_WORDS {
         src.zero(h, "reserved_c", at(f::RESERVED_C + 4 * w), 4)?;
     }
@@ -272,6 +280,8 @@ fn read_header(src: &Src<'_>) -> Result<Header, FileError> {
         slots,
         dims,
         string_bytes,
+        constants,
+        values,
     })
 }
 
@@ -287,7 +297,7 @@ impl Tables {
             tensors_at,
             mul(l, "tensor table size", h.tensors, records::TENSOR as u64)?,
         )?;
-        let bindings = add(l, "binding count", h.inputs, h.outputs)?;
+        let bindings = add(l, "binding count", add(l, "binding count", h.inputs, h.outputs)?, h.constants)?;
         let dims_at = add(
             l,
             "dimension table offset",
@@ -296,11 +306,13 @@ impl Tables {
         )?;
         let slots_at =
             add(l, "slot table offset", dims_at, mul(l, "dimension table size", h.dims, records::DIM as u64)?)?;
+        let values_at =
+            add(l, "value table offset", slots_at, mul(l, "slot table size", h.slots, records::SLOT as u64)?)?;
         let strings_at =
-            add(l, "string table offset", slots_at, mul(l, "slot table size", h.slots, records::SLOT as u64)?)?;
+            add(l, "string table offset", values_at, mul(l, "value table size", h.values, records::VALUE as u64)?)?;
         let end = add(l, "end of the tables", strings_at, h.string_bytes)?;
         let data_offset = align_up(end).ok_or(FileError::Overflow { loc: l, what: "data offset" })?;
-        Ok(Tables { layers_at, tensors_at, bindings_at, dims_at, slots_at, strings_at, end, data_offset })
+        Ok(Tables { layers_at, tensors_at, bindings_at, dims_at, slots_at, values_at, strings_at, end, data_offset })
     }
 }
 
@@ -454,18 +466,24 @@ impl Strings<'_, '_> {
 fn read_interface(src: &Src<'_>, h: &Header, t: &Tables) -> Result<GraphInterface, FileError> {
     use wire::binding as f;
     let mut strings = Strings { src, at: t.strings_at, size: h.string_bytes, pos: 0 };
-    // Running positions in the dimension and slot tables (SPEC.md §3.4: concatenations in
-    // binding order).
-    let (mut dim_i, mut slot_i) = (0u64, 0u64);
-    // Counts were bounded by MAX_BINDINGS in the header.
+    // Running positions in the dimension, slot and value tables (SPEC.md §3.4:
+    // concatenations in binding order).
+    let (mut dim_i, mut slot_i, mut value_i) = (0u64, 0u64, 0u64);
+    // Counts were bounded by their limits in the header.
     let mut iface = GraphInterface {
         inputs: Vec::with_capacity(h.inputs as usize),
         outputs: Vec::with_capacity(h.outputs as usize),
+        constants: Vec::with_capacity(h.constants as usize),
     };
-    let total = h.inputs + h.outputs;
+    let (io, total) = (h.inputs + h.outputs, h.inputs + h.outputs + h.constants);
     for b in 0..total {
-        let is_output = b >= h.inputs;
-        let loc = binding_loc(is_output, (if is_output { b - h.inputs } else { b }) as usize);
+        let loc = if b < h.inputs {
+            Loc::Input(b as usize)
+        } else if b < io {
+            Loc::Output((b - h.inputs) as usize)
+        } else {
+            Loc::Constant((b - io) as usize)
+        };
         let base = add(
             loc,
             "binding record offset",
@@ -508,6 +526,9 @@ fn read_interface(src: &Src<'_>, h: &Header, t: &Tables) -> Result<GraphInterfac
         let role = match role {
             f::ROLE_SEQUENCE => IoRole::Sequence(src.code(loc, "sequence layout", layout_at, SeqLayout::from_code)?),
             f::ROLE_OUTPUT => IoRole::Output(src.code(loc, "sequence layout", layout_at, SeqLayout::from_code)?),
+            f::ROLE_FINAL_OUTPUT => {
+                IoRole::FinalOutput(src.code(loc, "final output layout", layout_at, FinalLayout::from_code)?)
+            }
             f::ROLE_SEQUENCE_LENS => {
                 src.zero(loc, "layout (unused by this role)", layout_at, 1)?;
                 IoRole::SequenceLens
@@ -565,6 +586,9 @@ fn read_interface(src: &Src<'_>, h: &Header, t: &Tables) -> Result<GraphInterfac
                     Dim::Fixed(src.u64(loc, "dimension value", at(dbase, df::VALUE))?)
                 }
                 df::KIND_SYMBOLIC => {
+                    if let Loc::Constant(index) = loc {
+                        return Err(FileError::ConstSymbolicDim { index, axis: (d - dim_i) as usize });
+                    }
                     src.zero(loc, "dimension value (unused by symbolic dimensions)", at(dbase, df::VALUE), 8)?;
                     let off = src.u32(loc, "dimension name offset", at(dbase, df::NAME_OFFSET))?;
                     let len = src.u32(loc, "dimension name length", at(dbase, df::NAME_LEN))?;
@@ -581,8 +605,41 @@ fn read_interface(src: &Src<'_>, h: &Header, t: &Tables) -> Result<GraphInterfac
             });
         }
         dim_i = end;
+        if let Loc::Constant(index) = loc {
+            let lengths = match role {
+                IoRole::SequenceLens => true,
+                IoRole::InitialState { .. } => false,
+                _ => return Err(FileError::ConstRole { index, role: role.name() }),
+            };
+            let shape: Vec<u64> = dims.iter().map(|d| if let Dim::Fixed(v) = d { *v } else { 0 }).collect();
+            // The values this constant holds: the product of its shape, within what the
+            // header declares (which bounds the allocation).
+            let product = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+            let count = match product {
+                Some(n) if n <= h.values - value_i => n,
+                _ => {
+                    return Err(FileError::CountMismatch {
+                        what: "constant values",
+                        declared: h.values,
+                        actual: product.map_or(u64::MAX, |n| n.saturating_add(value_i)),
+                    })
+                }
+            };
+            let vbase =
+                add(loc, "value offset", t.values_at, mul(loc, "value offset", value_i, records::VALUE as u64)?)?;
+            let raw = src.slice(loc, "constant values", vbase, mul(loc, "constant values", count, 4)?)?;
+            let words = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+            let values = if lengths {
+                ConstValues::Lengths(words.collect())
+            } else {
+                ConstValues::F32(words.map(f32::from_bits).collect())
+            };
+            value_i += count;
+            iface.constants.push(ConstInput { name, role, shape, values });
+            continue;
+        }
         let binding = IoBinding { name, role, dims };
-        if is_output {
+        if matches!(loc, Loc::Output(_)) {
             iface.outputs.push(binding);
         } else {
             iface.inputs.push(binding);
@@ -591,6 +648,7 @@ fn read_interface(src: &Src<'_>, h: &Header, t: &Tables) -> Result<GraphInterfac
     for (what, declared, actual) in [
         ("state slots", h.slots, slot_i),
         ("declared dimensions", h.dims, dim_i),
+        ("constant values", h.values, value_i),
         ("string table bytes", h.string_bytes, strings.pos),
     ] {
         if declared != actual {

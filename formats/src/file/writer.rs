@@ -8,7 +8,7 @@
 use super::error::{FileError, TensorRef};
 use super::{align_up, check_interface, file_checksum, records, tensor_checksum, wire, FILE_ALIGN};
 use crate::desc::{LayerDesc, ModelDesc};
-use crate::interface::{Dim, GraphInterface, IoBinding, IoRole};
+use crate::interface::{ConstInput, ConstValues, Dim, GraphInterface, IoBinding, IoRole};
 use crate::layout::{expected_tensors, PackedModel, TensorSpec};
 use alloc::vec::Vec;
 
@@ -137,9 +137,11 @@ struct InterfaceTables {
     bindings: Out,
     dims: Out,
     slots: Out,
+    values: Out,
     strings: Vec<u8>,
     dim_count: usize,
     slot_count: usize,
+    value_count: usize,
 }
 
 impl InterfaceTables {
@@ -152,9 +154,24 @@ impl InterfaceTables {
     }
 
     fn binding(&mut self, b: &IoBinding) {
+        self.record(&b.name, &b.role, &b.dims);
+    }
+
+    /// A constant: its binding record (with fixed dimensions) and its values.
+    fn constant(&mut self, c: &ConstInput) {
+        let dims: Vec<Dim> = c.shape.iter().map(|&v| Dim::Fixed(v)).collect();
+        self.record(&c.name, &c.role, &dims);
+        match &c.values {
+            ConstValues::Lengths(v) => v.iter().for_each(|&x| self.values.u32(x)),
+            ConstValues::F32(v) => v.iter().for_each(|&x| self.values.f32(x)),
+        }
+        self.value_count += c.values.len();
+    }
+
+    fn record(&mut self, name: &str, role: &IoRole, dims: &[Dim]) {
         use wire::binding as f;
-        let (name_offset, name_len) = self.string(&b.name);
-        let (role, layout, state_kind, slots) = match &b.role {
+        let (name_offset, name_len) = self.string(name);
+        let (role, layout, state_kind, slots) = match role {
             IoRole::Sequence(l) => (f::ROLE_SEQUENCE, *l as u8, 0, &[][..]),
             IoRole::SequenceLens => (f::ROLE_SEQUENCE_LENS, 0, 0, &[][..]),
             IoRole::InitialState { kind, slots, layout } => {
@@ -162,6 +179,7 @@ impl InterfaceTables {
             }
             IoRole::Output(l) => (f::ROLE_OUTPUT, *l as u8, 0, &[][..]),
             IoRole::FinalState { kind, slots, layout } => (f::ROLE_FINAL_STATE, *layout as u8, *kind as u8, &slots[..]),
+            IoRole::FinalOutput(l) => (f::ROLE_FINAL_OUTPUT, *l as u8, 0, &[][..]),
         };
         let out = &mut self.bindings;
         out.u32(name_offset);
@@ -171,7 +189,7 @@ impl InterfaceTables {
         out.u8(state_kind);
         out.u8(0);
         out.u32(slots.len() as u32);
-        out.u32(b.dims.len() as u32);
+        out.u32(dims.len() as u32);
         out.zeros(4 * f::RESERVED_B_WORDS);
         for s in slots {
             self.slots.u16(s.layer);
@@ -179,7 +197,7 @@ impl InterfaceTables {
             self.slots.u8(0);
         }
         self.slot_count += slots.len();
-        for d in &b.dims {
+        for d in dims {
             use wire::dim as df;
             match d {
                 Dim::Fixed(v) => {
@@ -198,7 +216,7 @@ impl InterfaceTables {
                 }
             }
         }
-        self.dim_count += b.dims.len();
+        self.dim_count += dims.len();
     }
 }
 
@@ -218,6 +236,9 @@ pub fn write_bytes(model: &PackedModel, iface: &GraphInterface) -> Result<Vec<u8
     for b in iface.inputs.iter().chain(&iface.outputs) {
         it.binding(b);
     }
+    for c in &iface.constants {
+        it.constant(c);
+    }
     let n_layers = desc.layers.len();
     let n_tensors = model.tensors.len();
     let tables_end = records::HEADER
@@ -226,6 +247,7 @@ pub fn write_bytes(model: &PackedModel, iface: &GraphInterface) -> Result<Vec<u8
         + it.bindings.0.len()
         + it.dims.0.len()
         + it.slots.0.len()
+        + it.values.0.len()
         + it.strings.len();
     let data_offset = tables_end.next_multiple_of(FILE_ALIGN as usize);
 
@@ -256,6 +278,8 @@ pub fn write_bytes(model: &PackedModel, iface: &GraphInterface) -> Result<Vec<u8
             out.u32(count as u32);
         }
         out.u32(it.strings.len() as u32);
+        out.u32(iface.constants.len() as u32);
+        out.u32(it.value_count as u32);
         out.zeros(4 * f::RESERVED_C_WORDS);
         debug_assert_eq!(out.0.len(), records::HEADER);
     }
@@ -281,6 +305,7 @@ pub fn write_bytes(model: &PackedModel, iface: &GraphInterface) -> Result<Vec<u8
     out.0.extend_from_slice(&it.bindings.0);
     out.0.extend_from_slice(&it.dims.0);
     out.0.extend_from_slice(&it.slots.0);
+    out.0.extend_from_slice(&it.values.0);
     out.0.extend_from_slice(&it.strings);
     debug_assert_eq!(out.0.len(), tables_end);
     for t in &model.tensors {

@@ -15,7 +15,10 @@ use super::value::{group_size, shape_text, Atom, DynKind, DynVal, Group, Label, 
 use crate::desc::{
     ActKind, Activation, CellKind, DType, DenseAct, DenseDesc, Direction, LayerDesc, ModelDesc, RecurrentDesc,
 };
-use crate::interface::{Dim, GraphInterface, IoBinding, IoRole, SeqLayout, StateKind, StateLayout, StateSlot};
+use crate::interface::{
+    ConstInput, ConstValues, Dim, FinalLayout, GraphInterface, IoBinding, IoRole, SeqLayout, StateKind, StateLayout,
+    StateSlot,
+};
 use crate::layout::{LayerWeights, PackedModel};
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -64,6 +67,19 @@ struct Layer {
     weights: LayerWeights,
 }
 
+/// Where an initial state goes: its layer and the layer's shape.
+struct StateAt {
+    layer: usize,
+    dirs: usize,
+    h: usize,
+    /// The node's `layout` attribute (0 or 1).
+    layout: usize,
+    /// The batch size of X, if fixed.
+    batch: Option<usize>,
+    /// The value's name (for a constant).
+    name: String,
+}
+
 /// Result of the recognition pass.
 pub(crate) struct Recognised {
     pub model: PackedModel,
@@ -84,8 +100,15 @@ pub(crate) struct Importer<'m> {
     seq_input: Option<usize>,
     seq_roles: Vec<Option<Role>>,
     seq_lens: Option<usize>,
+    /// Constant `sequence_lens`: the initializer's name and values.
+    const_lens: Option<(String, Vec<u32>)>,
     seq_lens_layers: usize,
     recurrent_layers: usize,
+    /// Non-zero constant initial states.
+    const_states: Vec<ConstInput>,
+    /// Index of the first layer of the head on the final state, once a dense operator
+    /// reads a final state (the layers before it end with the last recurrent layer).
+    head_from: Option<usize>,
     consumers: Vec<Vec<(usize, usize)>>,
     graph_outputs: Vec<bool>,
     pub(crate) report: Vec<String>,
@@ -135,6 +158,10 @@ enum Want {
     Dir(usize),
     /// The per-direction hidden axis of a raw `Y`.
     Hidden(usize),
+    /// Time and batch flattened into one axis, time-major.
+    TimeBatch,
+    /// Batch and time flattened into one axis, batch-major.
+    BatchTime,
 }
 
 impl<'m> Importer<'m> {
@@ -154,8 +181,11 @@ impl<'m> Importer<'m> {
             seq_input: None,
             seq_roles: Vec::new(),
             seq_lens: None,
+            const_lens: None,
             seq_lens_layers: 0,
             recurrent_layers: 0,
+            const_states: Vec::new(),
+            head_from: None,
             consumers: Vec::new(),
             graph_outputs: Vec::new(),
             report: Vec::new(),
@@ -475,9 +505,23 @@ impl<'m> Importer<'m> {
                 )),
             }
         };
+        let flat = |outer: Role, inner: Role| -> GroupMatch {
+            let role = |a: &Atom, r: Role| self.seq_axis(a, x).filter(|(_, cur)| cur.is_none() || *cur == Some(r));
+            match sig.as_slice() {
+                [a, b] => match (role(a, outer), role(b, inner)) {
+                    (Some((ao, _)), Some((ai, _))) => GroupMatch::Yes(alloc::vec![(ao, outer), (ai, inner)]),
+                    _ => GroupMatch::No(alloc::format!(
+                        "is not the {outer:?} and {inner:?} axes flattened in that order"
+                    )),
+                },
+                _ => GroupMatch::No(alloc::format!("is not the {outer:?} and {inner:?} axes flattened in that order")),
+            }
+        };
         match want {
             Want::Time => time_or_batch(Role::Time),
             Want::Batch => time_or_batch(Role::Batch),
+            Want::TimeBatch => flat(Role::Time, Role::Batch),
+            Want::BatchTime => flat(Role::Batch, Role::Time),
             Want::Frame(n) => self.frame_ok(stage, g, &sig, x, n),
             Want::Dir(d) => {
                 let ok = match sig.as_slice() {
@@ -508,6 +552,11 @@ impl<'m> Importer<'m> {
             DynKind::Seq { stage, .. } => (stage, self.seq_input.unwrap_or(usize::MAX)),
             DynKind::Input(i) => (0, i),
             DynKind::Final(_) => return Err(Misfit::Unsupported("is a final state, not a sequence".into())),
+            DynKind::Head { .. } => {
+                return Err(Misfit::Unsupported(
+                    "is the per-sequence output of the head on the final state, not a sequence".into(),
+                ))
+            }
         };
         if v.groups.len() != wants.len() {
             return Err(Misfit::Invalid(alloc::format!(
@@ -609,6 +658,13 @@ impl<'m> Importer<'m> {
                     "is a final state of a recurrent layer; recur chains layer outputs only",
                 ))
             }
+            DynKind::Head { .. } => {
+                return Err(unsupported_input(
+                    node,
+                    slot,
+                    "is the per-sequence output of a head on a final state; recur chains per-frame layer outputs only",
+                ))
+            }
         }
         match self.match_seq(&d, wants) {
             Ok((_, roles)) => {
@@ -654,6 +710,16 @@ impl<'m> Importer<'m> {
 
     fn recurrent(&mut self, node: &Node<'_>, ins: &[Option<Val>]) -> R<Vec<Option<Val>>> {
         let op = node.op();
+        if let Some(hf) = self.head_from {
+            return Err(unsupported(
+                node,
+                alloc::format!(
+                    "follows a head on the final state of layer {}; recur applies a head after the last recurrent \
+                     layer only",
+                    hf - 1
+                ),
+            ));
+        }
         let cell = match op {
             "RNN" => CellKind::Rnn,
             "LSTM" => CellKind::Lstm,
@@ -867,6 +933,12 @@ impl<'m> Importer<'m> {
         let time_group = xd.groups[ti].clone();
         let batch_group = xd.groups[bi].clone();
         let layer = self.layers.len();
+        let known = |g: &Group| group_size(g).and_then(|s| s.known()).map(|k| k as usize);
+        let (time_size, batch_size) = (known(&time_group), known(&batch_group));
+        // Names of the optional inputs, for constants (slots 4, 5 and 6).
+        let names: Vec<String> = (0..7)
+            .map(|slot| node.inputs.get(slot).copied().flatten().map(|id| self.g.names[id].clone()).unwrap_or_default())
+            .collect();
 
         // sequence_lens.
         if let Some(sl) = &seq_lens {
@@ -879,6 +951,13 @@ impl<'m> Importer<'m> {
                                 node: Box::new(node.label.clone()),
                                 why: alloc::format!("input sequence_lens is {}, not int32", d.ty),
                             });
+                        }
+                        if self.const_lens.is_some() {
+                            return Err(unsupported_input(
+                                node,
+                                "sequence_lens",
+                                "is a graph input, but another layer's sequence_lens is a constant",
+                            ));
                         }
                         match (&self.uses[*i], self.seq_lens) {
                             (InputUse::Unused, None) => {
@@ -900,20 +979,43 @@ impl<'m> Importer<'m> {
                         return Err(unsupported_input(node, "sequence_lens", "must be a graph input of shape [batch]"))
                     }
                 },
-                _ => {
-                    return Err(unsupported_input(
-                        node,
-                        "sequence_lens",
-                        "is a constant; recur takes sequence lengths from a graph input only",
-                    ))
+                other => {
+                    let name = names[4].clone();
+                    let lens = self.const_lens_of(node, other, time_size, batch_size)?;
+                    if self.seq_lens.is_some() {
+                        return Err(unsupported_input(
+                            node,
+                            "sequence_lens",
+                            "is a constant, but another layer's sequence_lens is a graph input",
+                        ));
+                    }
+                    match &self.const_lens {
+                        None => {
+                            self.report.push(alloc::format!(
+                                "layer {layer}: sequence_lens is the constant '{name}' {lens:?}, recorded in the file"
+                            ));
+                            self.const_lens = Some((name, lens));
+                        }
+                        Some((_, v)) if *v == lens => {}
+                        Some(_) => {
+                            return Err(unsupported_input(
+                                node,
+                                "sequence_lens",
+                                "differs from the sequence_lens of another layer",
+                            ))
+                        }
+                    }
+                    self.seq_lens_layers += 1;
                 }
             }
         }
 
         // Initial states.
-        for (slot, kind, v) in [("initial_h", StateKind::H, &init_h), ("initial_c", StateKind::C, &init_c)] {
+        for (slot, index, kind, v) in [("initial_h", 5, StateKind::H, &init_h), ("initial_c", 6, StateKind::C, &init_c)]
+        {
             let Some(v) = v else { continue };
-            self.initial_state(node, slot, kind, v, layer, dirs, h, layout)?;
+            let at = StateAt { layer, dirs, h, layout, batch: batch_size, name: names[index].clone() };
+            self.initial_state(node, slot, kind, v, &at)?;
         }
 
         // The layer.
@@ -1120,18 +1222,8 @@ impl<'m> Importer<'m> {
         Ok(out)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn initial_state(
-        &mut self,
-        node: &Node<'_>,
-        slot: &str,
-        kind: StateKind,
-        v: &Val,
-        layer: usize,
-        dirs: usize,
-        h: usize,
-        layout: usize,
-    ) -> R<()> {
+    fn initial_state(&mut self, node: &Node<'_>, slot: &str, kind: StateKind, v: &Val, at: &StateAt) -> R<()> {
+        let StateAt { layer, dirs, h, layout, .. } = *at;
         let (si, hi) = if layout == 0 { (0, 2) } else { (1, 2) };
         match v {
             Val::Const(_) | Val::Splat(_) => {
@@ -1160,12 +1252,7 @@ impl<'m> Importer<'m> {
                     _ => false,
                 };
                 if !zero {
-                    return Err(unsupported_input(
-                        node,
-                        slot,
-                        "is a non-zero constant; recur starts every stream from the zero state (feed it as a graph input \
-                         instead)",
-                    ));
+                    return self.const_state(node, slot, kind, v, at);
                 }
                 self.report.push(alloc::format!(
                     "layer {layer}: {slot} is a constant zero tensor, which is the engine's zero state"
@@ -1256,6 +1343,97 @@ impl<'m> Importer<'m> {
                 Ok(())
             }
         }
+    }
+
+    /// A constant `sequence_lens`: int32 or int64 `[batch]`, every length in `0..=T` (and at
+    /// most `i32::MAX`, the ONNX type's range).
+    fn const_lens_of(
+        &mut self,
+        node: &Node<'_>,
+        v: &Val,
+        time_size: Option<usize>,
+        batch_size: Option<usize>,
+    ) -> R<Vec<u32>> {
+        let slot = "sequence_lens";
+        let t = dense(v).ok_or_else(|| unsupported_input(node, slot, "is a constant of run-time shape"))?;
+        if !matches!(t.ty, ElemType::I32 | ElemType::I64) {
+            return Err(OnnxError::TypeMismatch {
+                node: Box::new(node.label.clone()),
+                why: alloc::format!("input sequence_lens is {}, not int32", t.ty),
+            });
+        }
+        let [b] = t.shape[..] else {
+            return Err(shape_err(node, slot, alloc::format!("has shape {} but must be [batch]", t.shape_str())));
+        };
+        if batch_size.is_some_and(|n| n != b) {
+            return Err(shape_err(
+                node,
+                slot,
+                alloc::format!("has {b} lengths but the batch size of X is {}", batch_size.unwrap_or(0)),
+            ));
+        }
+        let vals = t.known_ints().ok_or_else(|| unsupported_input(node, slot, "has values only known at run time"))?;
+        let mut out = Vec::with_capacity(vals.len());
+        for (k, &len) in vals.iter().enumerate() {
+            let limit = time_size.map_or(i64::from(i32::MAX), |t| t as i64);
+            if !(0..=limit).contains(&len) {
+                return Err(shape_err(
+                    node,
+                    slot,
+                    alloc::format!(
+                        "element {k} is {len}, outside 0..={limit} ({})",
+                        if time_size.is_some() { "the sequence length of X" } else { "the int32 range" }
+                    ),
+                ));
+            }
+            out.push(len as u32);
+        }
+        Ok(out)
+    }
+
+    /// A non-zero constant initial state of fixed shape: recorded in the interface as a
+    /// constant and applied at run time as a graph input would be.
+    fn const_state(&mut self, node: &Node<'_>, slot: &str, kind: StateKind, v: &Val, at: &StateAt) -> R<()> {
+        let t = dense(v).ok_or_else(|| {
+            unsupported_input(
+                node,
+                slot,
+                "is a non-zero constant whose shape depends on the run-time batch size; recur records constant \
+                 initial states of fixed shape only",
+            )
+        })?;
+        let bi = if at.layout == 0 { 1 } else { 0 };
+        let b = t.shape[bi];
+        if at.batch.is_some_and(|n| n != b) {
+            return Err(shape_err(
+                node,
+                slot,
+                alloc::format!("has batch size {b} but X has {}", at.batch.unwrap_or(0)),
+            ));
+        }
+        let values = f32_data(&t);
+        if values.len() > crate::interface::MAX_CONST_VALUES {
+            return Err(OnnxError::LimitExceeded {
+                what: alloc::format!("the values of constant {slot} of {}", node.label),
+                value: values.len() as u128,
+                limit: crate::interface::MAX_CONST_VALUES as u128,
+            });
+        }
+        let slots: Vec<StateSlot> = (0..at.dirs).map(|d| StateSlot { layer: at.layer as u16, dir: d as u8 }).collect();
+        let layout = if at.layout == 0 { StateLayout::SlotBatchHidden } else { StateLayout::BatchSlotHidden };
+        self.report.push(alloc::format!(
+            "layer {}: {slot} is the constant '{}' {}, recorded in the file",
+            at.layer,
+            at.name,
+            t.shape_str()
+        ));
+        self.const_states.push(ConstInput {
+            name: at.name.clone(),
+            role: IoRole::InitialState { kind, slots, layout },
+            shape: t.shape.iter().map(|&d| d as u64).collect(),
+            values: ConstValues::F32(values),
+        });
+        Ok(())
     }
 
     /// The rows of an input axis a state group covers: `(axis, (start, end))`.
@@ -1445,6 +1623,9 @@ impl<'m> Importer<'m> {
                 node,
                 "selects part of a sequence (frames, directions or features); recur outputs whole sequences only",
             ));
+        }
+        if matches!(d.kind, DynKind::Head { .. }) {
+            return Err(unsupported(node, "selects part of the head's output; recur outputs it whole"));
         }
         let r = d.groups.len();
         // (axis, list of (start, count, step) or index lists per output, keep axis)
@@ -1653,7 +1834,9 @@ impl<'m> Importer<'m> {
         Ok(v)
     }
 
-    /// `Concat` of final states along their slot axis (`h_n` of a multi-layer network).
+    /// `Concat` of final states: along their slot axis (`h_n` of a multi-layer network), or
+    /// along their hidden axis (`torch.cat([h_n[-2], h_n[-1]], dim=1)`, the input of a
+    /// bidirectional classifier's head), which gives a `[slots, hidden]` feature block.
     fn concat(&mut self, node: &Node<'_>, ins: &[Option<Val>]) -> R<Vec<Option<Val>>> {
         node.check_attrs(&["axis"], self.opset)?;
         let vals: Vec<&Val> = ins.iter().flatten().collect();
@@ -1669,7 +1852,10 @@ impl<'m> Importer<'m> {
                 "concatenates run-time values other than final states; recur cannot express it",
             ));
         };
+        let single_slot = |a: &Atom| a.is_one() && matches!(a.label, Label::Slots(_));
+        // What each input puts along `axis`: whole slots, or the hidden vectors of slots.
         let mut slots = Vec::new();
+        let mut hidden: Option<Option<usize>> = None;
         for v in &vals {
             let Val::Dyn(d) = v else { return Err(unsupported(node, "concatenates constants with final states")) };
             if d.kind != DynKind::Final(kind) {
@@ -1678,12 +1864,59 @@ impl<'m> Importer<'m> {
             if d.groups.len() != r {
                 return Err(shape_err(node, "inputs", "have different ranks"));
             }
+            let sig: Vec<&Atom> = d.groups[axis].iter().filter(|a| a.label != Label::Unit).collect();
+            let (these, h) = match sig.as_slice() {
+                [Atom { label: Label::Slots(s), .. }] => (s.clone(), None),
+                [Atom { label: Label::Slots(s), .. }, Atom { label: Label::Hid(h), .. }] => (s.clone(), Some(*h)),
+                [Atom { label: Label::Hid(h), .. }] => {
+                    // One slot, its axis squeezed or gathered away.
+                    let elsewhere: Vec<&Atom> = d
+                        .groups
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != axis)
+                        .flat_map(|(_, g)| g.iter())
+                        .chain(&d.dropped)
+                        .filter(|a| matches!(a.label, Label::Slots(_)))
+                        .collect();
+                    match elsewhere.as_slice() {
+                        [Atom { label: Label::Slots(s), .. }] if s.len() == 1 => (s.clone(), Some(*h)),
+                        _ => {
+                            return Err(unsupported(
+                                node,
+                                "concatenates hidden vectors whose state slot cannot be told",
+                            ))
+                        }
+                    }
+                }
+                _ => {
+                    return Err(unsupported(
+                        node,
+                        "concatenates final states along an axis other than their slot or hidden axis",
+                    ))
+                }
+            };
+            match hidden {
+                None => hidden = Some(h),
+                Some(prev) if prev != h => {
+                    return Err(unsupported(
+                        node,
+                        "concatenates final states of different hidden sizes, or slots with hidden vectors",
+                    ))
+                }
+                Some(_) => {}
+            }
+            slots.extend(these);
             for (i, (g, f)) in d.groups.iter().zip(&first.groups).enumerate() {
                 if i == axis {
                     continue;
                 }
+                // Single slots outside the axis are what the hidden form concatenates.
                 let sig = |g: &Group| -> Vec<Label> {
-                    g.iter().filter(|a| a.label != Label::Unit).map(|a| a.label.clone()).collect()
+                    g.iter()
+                        .filter(|a| a.label != Label::Unit && !(h.is_some() && single_slot(a)))
+                        .map(|a| a.label.clone())
+                        .collect()
                 };
                 if sig(g) != sig(f) {
                     let same_size = group_size(g).is_some_and(|a| Some(a) == group_size(f));
@@ -1697,23 +1930,24 @@ impl<'m> Importer<'m> {
                     });
                 }
             }
-            let sig: Vec<&Atom> = d.groups[axis].iter().filter(|a| a.label != Label::Unit).collect();
-            match sig.as_slice() {
-                [a] => match &a.label {
-                    Label::Slots(s) => slots.extend_from_slice(s),
-                    _ => {
-                        return Err(unsupported(
-                            node,
-                            "concatenates final states along an axis other than the slot axis",
-                        ))
-                    }
-                },
-                _ => return Err(unsupported(node, "concatenates final states along an axis other than the slot axis")),
-            }
         }
         let mut v = (**first).clone();
         let n = slots.len();
-        v.groups[axis] = alloc::vec![Atom::new(Label::Slots(slots), n)];
+        match hidden.flatten() {
+            None => v.groups[axis] = alloc::vec![Atom::new(Label::Slots(slots), n)],
+            Some(h) => {
+                for (i, g) in v.groups.iter_mut().enumerate() {
+                    if i != axis {
+                        g.retain(|a| !single_slot(a));
+                        if g.is_empty() {
+                            g.push(Atom::unit());
+                        }
+                    }
+                }
+                v.dropped.retain(|a| !matches!(a.label, Label::Slots(_)));
+                v.groups[axis] = alloc::vec![Atom::new(Label::Slots(slots), n), Atom::new(Label::Hid(h), h)];
+            }
+        }
         Ok(alloc::vec![Some(Val::Dyn(Rc::new(v)))])
     }
 
@@ -1733,8 +1967,34 @@ impl<'m> Importer<'m> {
         // Only the frame group is checked; the others pass through.
         let stage = match d.kind {
             DynKind::Seq { stage, version } => {
+                if self.head_from == Some(stage) {
+                    return Err(unsupported_input(
+                        node,
+                        slot,
+                        alloc::format!(
+                            "applies a per-frame layer to the output of layer {}, which already has a head on its final \
+                             state; recur runs the layers after the last recurrent layer either per frame or on the final \
+                             state, not both",
+                            stage - 1
+                        ),
+                    ));
+                }
                 if stage != self.layers.len() || version != self.version {
                     return Err(self.branch_error(node, slot, stage));
+                }
+                stage
+            }
+            DynKind::Head { stage, version } => {
+                if stage != self.layers.len() || version != self.version {
+                    return Err(unsupported_input(
+                        node,
+                        slot,
+                        alloc::format!(
+                            "reads the head's layer {} after a later layer was applied to it; recur supports a single \
+                             chain of layers",
+                            stage - 1
+                        ),
+                    ));
                 }
                 stage
             }
@@ -1745,12 +2005,8 @@ impl<'m> Importer<'m> {
                 0
             }
             DynKind::Final(_) => {
-                return Err(unsupported_input(
-                    node,
-                    slot,
-                    "is the final state of a recurrent layer (one vector per sequence); recur's dense layers run on every frame \
-                     and its interface has no per-sequence output",
-                ))
+                // Dense operators route final states through `head_input` first.
+                return Err(unsupported_input(node, slot, "is a final state where a per-frame value is expected"));
             }
         };
         let x = match d.kind {
@@ -1770,12 +2026,211 @@ impl<'m> Importer<'m> {
         }
     }
 
+    /// A dense operator reading a final state starts the model's *head*: the dense layers
+    /// that run once per sequence on the final hidden state of the last recurrent layer.
+    /// Checks that `d` is that state, arranged as `[batch, features]` (or `[features]`)
+    /// where the features are whole `[slots, hidden]` blocks of the last recurrent layer
+    /// (or one slot's hidden vector, its slot axis squeezed or gathered away), and returns
+    /// the value with its slot atoms removed and, for each feature, its position in the
+    /// last recurrent layer's output vector (directions forward first). The caller adds the
+    /// head's first dense layer over that whole vector ([`Importer::widen`]).
+    fn enter_head(&mut self, node: &Node<'_>, slot: &str, d: &DynVal, at: usize) -> R<(DynVal, Vec<usize>)> {
+        let refuse = |why: String| unsupported_input(node, slot, why);
+        let DynKind::Final(kind) = d.kind else { return Err(refuse("is not a final state".into())) };
+        if kind != StateKind::H {
+            return Err(refuse("is a final cell state c; a head reads the final hidden state h".into()));
+        }
+        if let Some(hf) = self.head_from {
+            return Err(refuse(alloc::format!(
+                "reads a final state, but layers {hf}.. already are a head on the final state; recur supports one head"
+            )));
+        }
+        let li = self.layers.len().saturating_sub(1);
+        let (h, dirs) =
+            match self.layers.last().map(|l| &l.desc) {
+                Some(LayerDesc::Recurrent(r)) => (r.hidden_size, r.direction.count()),
+                _ => return Err(refuse(
+                    "is a final state, but per-frame dense layers already follow the last recurrent layer; recur runs \
+                     the layers after the last recurrent layer either per frame or on its final state, not both"
+                        .into(),
+                )),
+            };
+        if at >= d.groups.len() {
+            return Err(shape_err(node, slot, "has too small a rank"));
+        }
+        let x = self.seq_input.unwrap_or(usize::MAX);
+        // Atoms that change nothing: inserted units, axes of size one of a graph input (a
+        // batch of one) and single slots outside the feature axis (read below).
+        let minor =
+            |a: &Atom| a.label == Label::Unit || (a.is_one() && matches!(a.label, Label::In { .. } | Label::Slots(_)));
+        let feat: Vec<&Atom> = d.groups[at]
+            .iter()
+            .filter(|a| !(a.label == Label::Unit || a.is_one() && matches!(a.label, Label::In { .. })))
+            .collect();
+        let (slots, hh) = match feat.as_slice() {
+            [Atom { label: Label::Slots(s), .. }, Atom { label: Label::Hid(hh), .. }] => (s.clone(), *hh),
+            [Atom { label: Label::Hid(hh), .. }] => {
+                // One slot whose axis was squeezed or gathered away (or kept elsewhere as size one).
+                let others: Vec<&Vec<StateSlot>> = d
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != at)
+                    .flat_map(|(_, g)| g.iter())
+                    .chain(&d.dropped)
+                    .filter_map(|a| match &a.label {
+                        Label::Slots(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect();
+                match others.as_slice() {
+                    [s] if s.len() == 1 => ((*s).clone(), *hh),
+                    _ => {
+                        return Err(refuse(alloc::format!(
+                            "axis {at} is one hidden vector, but which state slot it is cannot be told"
+                        )))
+                    }
+                }
+            }
+            _ => {
+                return Err(refuse(alloc::format!(
+                    "axis {at} is not whole final hidden states of layer {li} (hidden size {h}), with the slots before \
+                     the hidden units ([slots, hidden] merged in that order)"
+                )))
+            }
+        };
+        for (k, s) in slots.iter().enumerate() {
+            if usize::from(s.layer) != li || usize::from(s.dir) >= dirs {
+                return Err(refuse(alloc::format!(
+                    "reads the final state of layer {} direction {}; a head reads the last recurrent layer's ({li})",
+                    s.layer,
+                    s.dir
+                )));
+            }
+            if slots[..k].contains(s) {
+                return Err(refuse(alloc::format!("reads the final state of layer {li} direction {} twice", s.dir)));
+            }
+        }
+        if hh != h {
+            return Err(refuse(alloc::format!("axis {at} has hidden vectors of {hh}, but layer {li}'s are {h}")));
+        }
+        for (i, g) in d.groups.iter().enumerate() {
+            if i != at
+                && !g
+                    .iter()
+                    .filter(|a| !minor(a))
+                    .all(|a| self.seq_axis(a, x).is_some_and(|(_, r)| r == Some(Role::Batch)))
+            {
+                return Err(refuse(alloc::format!("axis {i} is not the batch axis")));
+            }
+        }
+        let mut v = d.clone();
+        for (i, g) in v.groups.iter_mut().enumerate() {
+            if i != at {
+                g.retain(|a| !matches!(a.label, Label::Slots(_)));
+                if g.is_empty() {
+                    g.push(Atom::unit());
+                }
+            }
+        }
+        v.dropped.retain(|a| !matches!(a.label, Label::Slots(_)));
+        let cols: Vec<usize> = slots.iter().flat_map(|s| (0..h).map(move |j| usize::from(s.dir) * h + j)).collect();
+        self.head_from = Some(self.layers.len());
+        let unread: Vec<String> = (0..dirs)
+            .filter(|&dd| !slots.iter().any(|s| usize::from(s.dir) == dd))
+            .map(|dd| alloc::format!("direction {dd}"))
+            .collect();
+        self.report.push(alloc::format!(
+            "layer {}: the head, from {}, reads the final h of layer {li} {}{}: it runs once per sequence",
+            self.layers.len(),
+            node.label,
+            slots_text(&slots),
+            if unread.is_empty() {
+                String::new()
+            } else {
+                alloc::format!(" (it ignores {} through zero weights)", unread.join(", "))
+            }
+        ));
+        Ok((v, cols))
+    }
+
+    /// The head's input if `d` is a final state (see [`Importer::enter_head`]), checking
+    /// its feature count against the `n` the operator's weights take.
+    fn head_input(
+        &mut self,
+        node: &Node<'_>,
+        slot: &str,
+        d: &DynVal,
+        at: usize,
+        n: usize,
+    ) -> R<Option<(Rc<DynVal>, Vec<usize>)>> {
+        if !matches!(d.kind, DynKind::Final(_)) {
+            return Ok(None);
+        }
+        let (v, cols) = self.enter_head(node, slot, d, at)?;
+        if cols.len() != n {
+            return Err(shape_err(
+                node,
+                slot,
+                alloc::format!("axis {at} has {} features but {n} are expected", cols.len()),
+            ));
+        }
+        Ok(Some((Rc::new(v), cols)))
+    }
+
+    /// The weights `w` (`[o, i]`) of a head's first layer spread over the last recurrent
+    /// layer's whole output: column `k` moves to `cols[k]`, the others are zero. Without
+    /// `cols` (not a head), `w` as is.
+    fn widen(&self, w: Vec<f32>, o: usize, i: usize, cols: Option<&[usize]>) -> (Vec<f32>, usize) {
+        let Some(cols) = cols else { return (w, i) };
+        let width = self.stage_width();
+        if cols.len() == width && cols.iter().enumerate().all(|(k, &c)| k == c) {
+            return (w, i);
+        }
+        let mut out = alloc::vec![0.0f32; o * width];
+        for r in 0..o {
+            for (k, &c) in cols.iter().enumerate() {
+                out[r * width + c] = w[r * i + k];
+            }
+        }
+        (out, width)
+    }
+
+    /// A bias or activation applied to a final state starts the head with an exact
+    /// selection layer (one weight of 1 per row) that carries the final state's features;
+    /// returns the new value, or `None` when `x` is not a final state.
+    fn head_selection(&mut self, node: &Node<'_>, slot: &str, x: &Val) -> R<Option<Val>> {
+        let Val::Dyn(d) = x else { return Ok(None) };
+        if !matches!(d.kind, DynKind::Final(_)) {
+            return Ok(None);
+        }
+        let at = d.groups.len().checked_sub(1).ok_or_else(|| unsupported(node, "applies to a scalar"))?;
+        let (v, cols) = self.enter_head(node, slot, d, at)?;
+        let (width, n) = (self.stage_width(), cols.len());
+        let mut w = alloc::vec![0.0f32; n * width];
+        for (k, &c) in cols.iter().enumerate() {
+            w[k * width + c] = 1.0;
+        }
+        self.report.push(alloc::format!(
+            "layer {}: selection Dense ({width} -> {n}) inserted to carry {}",
+            self.layers.len(),
+            node.label
+        ));
+        let desc = DenseDesc { input_size: width, output_size: n, activation: DenseAct::None, dtype: DType::F32 };
+        Ok(Some(self.push_dense(&v, at, desc, w, None)))
+    }
+
     fn push_dense(&mut self, d: &DynVal, at: usize, desc: DenseDesc, w: Vec<f32>, b: Option<Vec<f32>>) -> Val {
         let o = desc.output_size;
         self.layers.push(Layer { desc: LayerDesc::Dense(desc), weights: LayerWeights::Dense { w, b } });
         self.version = 0;
         let mut v = d.clone();
-        v.kind = DynKind::Seq { stage: self.layers.len(), version: 0 };
+        let stage = self.layers.len();
+        v.kind = if matches!(d.kind, DynKind::Final(_) | DynKind::Head { .. }) {
+            DynKind::Head { stage, version: 0 }
+        } else {
+            DynKind::Seq { stage, version: 0 }
+        };
         v.groups[at] = alloc::vec![Atom::new(Label::Feat(o), o)];
         v.ty = ElemType::F32;
         Val::Dyn(Rc::new(v))
@@ -1813,11 +2268,17 @@ impl<'m> Importer<'m> {
         }
         let (i, o) = (wt.shape[0], wt.shape[1]);
         let ad = a.as_dyn().expect("checked").clone();
-        if ad.groups.len() < 2 {
+        // A head's vector may have lost its batch axis ([H] @ [H, O]).
+        let per_sequence = matches!(ad.kind, DynKind::Final(_) | DynKind::Head { .. });
+        if ad.groups.is_empty() || (ad.groups.len() < 2 && !per_sequence) {
             return Err(unsupported_input(node, "A", "has rank < 2"));
         }
         let at = ad.groups.len() - 1;
-        let d = self.frame_group(node, "A", a, at, i)?;
+        let head = self.head_input(node, "A", &ad, at, i)?;
+        let d = match &head {
+            Some((d, _)) => d.clone(),
+            None => self.frame_group(node, "A", a, at, i)?,
+        };
         let wv = f32_data(&wt);
         let mut w = alloc::vec![0.0f32; i * o];
         for (k, row) in wv.chunks_exact(o.max(1)).enumerate() {
@@ -1825,6 +2286,7 @@ impl<'m> Importer<'m> {
                 w[j * i + k] = v;
             }
         }
+        let (w, i) = self.widen(w, o, i, head.as_ref().map(|h| &h.1[..]));
         let layer = self.layers.len();
         self.report.push(alloc::format!("layer {layer}: Dense from {} ({i} -> {o})", node.label));
         let desc = DenseDesc { input_size: i, output_size: o, activation: DenseAct::None, dtype: DType::F32 };
@@ -1863,7 +2325,11 @@ impl<'m> Importer<'m> {
             return Err(shape_err(node, "A", alloc::format!("has rank {} but Gemm needs a matrix", ad.groups.len())));
         }
         let at = if ta { 0 } else { 1 };
-        let d = self.frame_group(node, "A", a, at, i)?;
+        let head = self.head_input(node, "A", &ad, at, i)?;
+        let d = match &head {
+            Some((d, _)) => d.clone(),
+            None => self.frame_group(node, "A", a, at, i)?,
+        };
         let wv = f32_data(&wt);
         // Dense W is [O, I]: B^T when B is [I, O], B itself when transB.
         let mut w = alloc::vec![0.0f32; i * o];
@@ -1903,6 +2369,7 @@ impl<'m> Importer<'m> {
                 node.label
             ));
         }
+        let (w, i) = self.widen(w, o, i, head.as_ref().map(|h| &h.1[..]));
         let mut out_d = (*d).clone();
         if ta {
             out_d.groups.swap(0, 1);
@@ -1919,7 +2386,7 @@ impl<'m> Importer<'m> {
     fn open_dense(&mut self, node: &Node<'_>, d: &DynVal, at: usize) -> R<()> {
         let reusable = match self.layers.last() {
             Some(Layer { desc: LayerDesc::Dense(dd), weights: LayerWeights::Dense { .. } }) => {
-                dd.activation == DenseAct::None && matches!(d.kind, DynKind::Seq { .. })
+                dd.activation == DenseAct::None && matches!(d.kind, DynKind::Seq { .. } | DynKind::Head { .. })
             }
             _ => false,
         };
@@ -1966,7 +2433,12 @@ impl<'m> Importer<'m> {
     fn bump(&mut self, d: &DynVal, at: usize) -> Val {
         self.version += 1;
         let mut v = d.clone();
-        v.kind = DynKind::Seq { stage: self.layers.len(), version: self.version };
+        let (stage, version) = (self.layers.len(), self.version);
+        v.kind = if matches!(d.kind, DynKind::Head { .. }) {
+            DynKind::Head { stage, version }
+        } else {
+            DynKind::Seq { stage, version }
+        };
         let n = self.stage_width();
         v.groups[at] = alloc::vec![Atom::new(Label::Feat(n), n)];
         v.ty = ElemType::F32;
@@ -1997,6 +2469,8 @@ impl<'m> Importer<'m> {
                 why: alloc::format!("inputs are {} and {}", x.ty(), c.ty()),
             });
         }
+        let selected = self.head_selection(node, if x_first { "A" } else { "B" }, x)?;
+        let x = selected.as_ref().unwrap_or(x);
         let xd = x.as_dyn().expect("dyn").clone();
         let rank = xd.groups.len();
         let at = rank.checked_sub(1).ok_or_else(|| unsupported(node, "adds to a scalar"))?;
@@ -2047,6 +2521,8 @@ impl<'m> Importer<'m> {
         let softmax = matches!(op, "Softmax" | "LogSoftmax");
         node.check_attrs(if softmax { &["axis"] } else { &[] }, self.opset)?;
         let Some(Some(x)) = ins.first() else { return Err(missing(node, "input")) };
+        let selected = self.head_selection(node, "input", x)?;
+        let x = selected.as_ref().unwrap_or(x);
         let Some(xd) = x.as_dyn().cloned() else {
             return Err(unsupported(node, "applies to a constant; recur does not fold this operator"));
         };
@@ -2101,7 +2577,7 @@ impl<'m> Importer<'m> {
                 "the graph has no RNN, LSTM or GRU node on the path from its inputs to its outputs".into(),
             ));
         }
-        if self.seq_lens.is_some() && self.seq_lens_layers != self.recurrent_layers {
+        if (self.seq_lens.is_some() || self.const_lens.is_some()) && self.seq_lens_layers != self.recurrent_layers {
             return Err(OnnxError::UnsupportedModel(alloc::format!(
                 "sequence_lens feeds {} of the {} recurrent layers; recur applies it to all or none",
                 self.seq_lens_layers,
@@ -2211,7 +2687,29 @@ impl<'m> Importer<'m> {
         ));
         let weights: Vec<LayerWeights> = self.layers.into_iter().map(|l| l.weights).collect();
         let model = PackedModel::pack(desc, &weights)?;
-        Ok(Recognised { model, interface: GraphInterface { inputs, outputs }, report: self.report })
+        let mut constants = Vec::new();
+        if let Some((name, lens)) = self.const_lens.take() {
+            constants.push(ConstInput {
+                name,
+                role: IoRole::SequenceLens,
+                shape: alloc::vec![lens.len() as u64],
+                values: ConstValues::Lengths(lens),
+            });
+        }
+        constants.append(&mut self.const_states);
+        // Constants fix the batch size, so they must agree on it (each was checked
+        // against X's batch size where that is fixed).
+        let batches: Vec<(String, u64)> =
+            constants.iter().filter_map(|c| c.batch().map(|b| (c.name.clone(), b))).collect();
+        if let Some((name, b)) = batches.iter().find(|(_, b)| *b != batches[0].1) {
+            return Err(OnnxError::UnsupportedModel(alloc::format!(
+                "constant '{name}' has batch size {b} but constant '{}' has {}; they must agree",
+                batches[0].0,
+                batches[0].1
+            )));
+        }
+        let interface = GraphInterface { inputs, outputs, constants };
+        Ok(Recognised { model, interface, report: self.report })
     }
 
     fn input_layout(&self, name: &str) -> R<SeqLayout> {
@@ -2257,19 +2755,32 @@ impl<'m> Importer<'m> {
         match &d.kind {
             DynKind::Input(_) => Err(err("passes a graph input through unchanged".into())),
             DynKind::Seq { stage, version } => {
-                if *stage != self.layers.len() || *version != self.version {
+                // With a head on the final state, the per-frame output is the last
+                // recurrent layer's.
+                let recurrent_frames = self.head_from == Some(*stage) && *version == 0;
+                if !recurrent_frames && (*stage != self.layers.len() || *version != self.version) {
                     return Err(err(alloc::format!(
-                        "is the output of layer {} before the rest of the chain; recur outputs the last layer only",
-                        stage.saturating_sub(1)
+                        "is the output of layer {} before the rest of the chain; recur outputs the last layer only{}",
+                        stage.saturating_sub(1),
+                        match self.head_from {
+                            Some(hf) => alloc::format!(
+                                " (per frame: layer {}, the last recurrent one; per sequence: the head)",
+                                hf - 1
+                            ),
+                            None => String::new(),
+                        }
                     )));
                 }
-                let n = self.stage_width();
+                let last_layer = stage.checked_sub(1).and_then(|l| self.layers.get(l)).map(|l| &l.desc);
+                let n = last_layer.map_or(0, |l| l.output_size());
                 let mut tries: Vec<(SeqLayout, Vec<Want>)> = alloc::vec![
                     (SeqLayout::TimeBatchFeature, alloc::vec![Want::Time, Want::Batch, Want::Frame(n)]),
                     (SeqLayout::BatchTimeFeature, alloc::vec![Want::Batch, Want::Time, Want::Frame(n)]),
                     (SeqLayout::TimeFeature, alloc::vec![Want::Time, Want::Frame(n)]),
+                    (SeqLayout::TimeBatchFlat, alloc::vec![Want::TimeBatch, Want::Frame(n)]),
+                    (SeqLayout::BatchTimeFlat, alloc::vec![Want::BatchTime, Want::Frame(n)]),
                 ];
-                if let Some(LayerDesc::Recurrent(r)) = self.layers.last().map(|l| &l.desc) {
+                if let Some(LayerDesc::Recurrent(r)) = last_layer {
                     let (dd, h) = (r.direction.count(), r.hidden_size);
                     tries
                         .push((SeqLayout::OnnxY, alloc::vec![Want::Time, Want::Dir(dd), Want::Batch, Want::Hidden(h)]));
@@ -2284,10 +2795,8 @@ impl<'m> Importer<'m> {
                     match self.match_seq(&d, &wants) {
                         Ok((_, roles)) => {
                             if roles.iter().all(|(ax, r)| self.seq_roles.get(*ax).copied().flatten() == Some(*r)) {
-                                self.report.push(alloc::format!(
-                                    "output '{name}': output of layer {}, {layout:?}",
-                                    self.layers.len() - 1
-                                ));
+                                self.report
+                                    .push(alloc::format!("output '{name}': output of layer {}, {layout:?}", stage - 1));
                                 return Ok(IoRole::Output(layout));
                             }
                             last = "uses an axis of the input in a role the layers do not give it".into();
@@ -2300,24 +2809,48 @@ impl<'m> Importer<'m> {
                         }
                     }
                 }
-                // Frames flattened into one axis ([T*B, F]) is a common head idiom; say so.
-                let x = self.seq_input.unwrap_or(usize::MAX);
-                let merged = d.groups.iter().any(|g| {
-                    g.iter()
-                        .filter(|a| {
-                            self.seq_axis(a, x).is_some_and(|(_, r)| matches!(r, Some(Role::Time | Role::Batch)))
-                        })
-                        .count()
-                        == 2
-                });
-                if merged {
-                    return Err(err(
-                        "flattens the time and batch axes into one ([T*B, F]); recur's interface has no layout for \
-                         flattened frames"
-                            .into(),
-                    ));
-                }
                 Err(err(alloc::format!("cannot be expressed as a sequence layout: {last}")))
+            }
+            DynKind::Head { stage, version } => {
+                if *stage != self.layers.len() || *version != self.version {
+                    return Err(err(alloc::format!(
+                        "is the output of the head's layer {} before the rest of the head; recur outputs the whole \
+                         head only",
+                        stage.saturating_sub(1)
+                    )));
+                }
+                let n = self.stage_width();
+                let x = self.seq_input.unwrap_or(usize::MAX);
+                let sig = |g: &Group| -> Vec<Atom> {
+                    g.iter()
+                        .filter(|a| !(a.label == Label::Unit || a.is_one() && matches!(a.label, Label::In { .. })))
+                        .cloned()
+                        .collect()
+                };
+                let feat = |g: &Group| matches!(sig(g).as_slice(), [a] if a.label == Label::Feat(n));
+                let batch = |g: &Group| match sig(g).as_slice() {
+                    [] => true,
+                    [a] => self.seq_axis(a, x).is_some_and(|(_, r)| r == Some(Role::Batch)),
+                    _ => false,
+                };
+                let shape: Vec<SInt> = d.groups.iter().map(|g| group_size(g).unwrap_or(SInt::K(-1))).collect();
+                let layout = match d.groups.as_slice() {
+                    [b, f] if batch(b) && feat(f) => FinalLayout::BatchFeature,
+                    [f] if feat(f) => FinalLayout::Feature,
+                    _ => {
+                        return Err(err(alloc::format!(
+                            "arranges the head's per-sequence output as {}, which recur cannot express ([batch, {n}] \
+                             or [{n}])",
+                            shape_text(&shape)
+                        )))
+                    }
+                };
+                self.report.push(alloc::format!(
+                    "output '{name}': the head (layers {}..{}) on the final state, once per sequence, {layout:?}",
+                    self.head_from.unwrap_or(0),
+                    self.layers.len()
+                ));
+                Ok(IoRole::FinalOutput(layout))
             }
             DynKind::Final(kind) => {
                 let x = self.seq_input.unwrap_or(usize::MAX);

@@ -68,6 +68,9 @@ pub(crate) enum DynKind {
     Seq { stage: usize, version: u32 },
     /// Final states.
     Final(StateKind),
+    /// The per-sequence output of head stage `stage` (a dense layer applied to the final
+    /// hidden state of the last recurrent layer), at `version` as for [`DynKind::Seq`].
+    Head { stage: usize, version: u32 },
 }
 
 /// A run-time tensor.

@@ -102,6 +102,7 @@ pub fn small_iface() -> GraphInterface {
                 dims: vec![Dim::Symbolic("batch".into()), Dim::Fixed(5)],
             },
         ],
+        constants: vec![],
     }
 }
 
