@@ -15,7 +15,11 @@ const OFF: ParseOptions = ParseOptions { verify_checksums: false };
 
 #[test]
 fn every_single_byte_flip() {
-    let good = small_file();
+    every_single_byte_flip_of(small_file());
+    every_single_byte_flip_of(const_file());
+}
+
+fn every_single_byte_flip_of(good: Vec<u8>) {
     let file = parse(&good, ON).unwrap();
     // Bytes inside a tensor: with checksums off, nothing else can tell them apart.
     let in_tensor = |i: usize| file.tensors().iter().any(|t| (t.offset..t.offset + t.len).contains(&i));
@@ -69,7 +73,7 @@ fn structural_verdict_does_not_depend_on_checksums() {
 fn truncated_and_extended_with_fixed_header() {
     // Every length, with file_size and checksums made to agree: only the structure speaks.
     let good = small_file();
-    for n in (hdr::RESERVED_C + 36..good.len() + 130).step_by(7) {
+    for n in (recur_format::file::records::HEADER..good.len() + 130).step_by(7) {
         let mut b = good.clone();
         b.resize(n, 0);
         wr_u64(&mut b, hdr::FILE_SIZE, n as u64);
@@ -84,8 +88,12 @@ proptest! {
 
     /// Random damage to several bytes, checksums repaired: never a panic.
     #[test]
-    fn random_damage_never_panics(edits in vec((any::<usize>(), any::<u8>()), 1..8), fix in any::<bool>()) {
-        let mut b = small_file();
+    fn random_damage_never_panics(
+        edits in vec((any::<usize>(), any::<u8>()), 1..8),
+        fix in any::<bool>(),
+        consts in any::<bool>(),
+    ) {
+        let mut b = if consts { const_file() } else { small_file() };
         for (at, v) in edits {
             let n = b.len();
             b[at % n] = v;
@@ -99,8 +107,8 @@ proptest! {
 
     /// Damage focused on the header and tables, where the numbers are.
     #[test]
-    fn table_damage_never_panics(edits in vec((0usize..2048, any::<u64>()), 1..4)) {
-        let mut b = small_file();
+    fn table_damage_never_panics(edits in vec((0usize..2048, any::<u64>()), 1..4), consts in any::<bool>()) {
+        let mut b = if consts { const_file() } else { small_file() };
         for (at, v) in edits {
             let at = at.min(b.len() - 8);
             b[at..at + 8].copy_from_slice(&v.to_le_bytes());

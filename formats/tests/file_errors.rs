@@ -591,3 +591,193 @@ fn checks_hold_without_checksum_verification() {
     let e = parse(&b, ParseOptions { verify_checksums: false }).unwrap_err();
     assert!(matches!(e, FileError::NonZeroPadding { offset: 2030, .. }), "{e}");
 }
+
+// ---- constants and heads (the file with constants, see `file_common::const_iface`) ----
+
+#[test]
+fn constants_round_trip_and_sit_where_the_spec_says() {
+    let b = const_file();
+    let t = Tables::of(&b);
+    assert_eq!((t.inputs, t.outputs, t.consts, t.slots, t.dims, t.values), (2, 2, 3, 4, 13, 32));
+    let file = parse(&b, ParseOptions::default()).unwrap();
+    assert_eq!(file.interface(), &const_iface());
+    // Values: lens, then h0 and c0 as f32 bit patterns, little-endian.
+    assert_eq!((rd_u32(&b, t.value(0)), rd_u32(&b, t.value(1))), (3, 1));
+    let ConstValues::F32(h0) = &const_iface().constants[1].values else { panic!() };
+    assert_eq!(rd_u32(&b, t.value(2)), h0[0].to_bits());
+    // Binding 3 is the head: role 5, layout 0 ([B, O]).
+    assert_eq!((b[t.binding(3) + 8], b[t.binding(3) + 9]), (5, 0));
+    // The strings: names in binding order, constants last.
+    let strings = &b[t.strings_at..t.end];
+    assert!(strings.ends_with(b"lensh0c0"), "{:?}", String::from_utf8_lossy(strings));
+}
+
+#[test]
+fn constant_counts_above_limits() {
+    for (at, max, name) in
+        [(hdr::CONSTS, limits::MAX_CONSTANTS, "constants"), (hdr::VALUES, limits::MAX_CONST_VALUES, "constant values")]
+    {
+        let e = const_edited(|b, _| wr_u32(b, at, max as u32 + 1));
+        match e {
+            FileError::TooMany { loc: Loc::Header, what, count, max: m } => {
+                assert_eq!((what, count, m), (name, max as u64 + 1, max as u64))
+            }
+            e => panic!("{name}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn constant_values_must_match_the_header() {
+    // One value more than the constants use.
+    let (mut tables, data) = split(&const_file());
+    let t = Tables::of(&tables);
+    tables.splice(t.strings_at..t.strings_at, [0u8; 4]);
+    wr_u32(&mut tables, hdr::VALUES, 33);
+    let e = parse_err(&rebuild(&tables, &data));
+    assert!(matches!(e, FileError::CountMismatch { what: "constant values", declared: 33, actual: 32 }), "{e}");
+    // A shape whose values reach past the table (c0 [2, 5] -> [2, 6]).
+    let e = const_edited(|b, t| wr_u64(b, t.dim(12) + 16, 6));
+    assert!(matches!(e, FileError::CountMismatch { what: "constant values", declared: 32, actual: 34 }), "{e}");
+    // A shape whose product overflows.
+    let e = const_edited(|b, t| {
+        wr_u64(b, t.dim(11) + 16, u64::MAX);
+        wr_u64(b, t.dim(12) + 16, 2);
+    });
+    assert!(matches!(e, FileError::CountMismatch { what: "constant values", actual: u64::MAX, .. }), "{e}");
+}
+
+#[test]
+fn constant_roles_and_shapes() {
+    // A constant with an output role.
+    let e = const_edited(|b, t| b[t.binding(4) + 8] = 3);
+    assert!(matches!(e, FileError::ConstRole { index: 0, role: "Output" }), "{e}");
+    assert_eq!(msg(&e), "constant 0: role Output cannot be a constant (constants: SequenceLens, InitialState)");
+    // A symbolic dimension.
+    let e = const_edited(|b, t| b[t.dim(9)] = 1);
+    assert!(matches!(e, FileError::ConstSymbolicDim { index: 1, axis: 1 }), "{e}");
+    // c0 [B, H] read as [S, B, H]: a rank the layout does not have.
+    let e = const_edited(|b, t| b[t.binding(6) + 9] = 0);
+    assert!(matches!(e, FileError::ConstRank { index: 2, rank: 2, expected: 3 }), "{e}");
+    // h0 [2, 2, 5] as [5, 2, 2]: as many values, the wrong slot count.
+    let e = const_edited(|b, t| {
+        wr_u64(b, t.dim(8) + 16, 5);
+        wr_u64(b, t.dim(10) + 16, 2);
+    });
+    assert!(matches!(e, FileError::ConstShape { index: 1, axis: 0, found: 5, expected: 2 }), "{e}");
+    assert_eq!(msg(&e), "constant 1: dimension 0 is 5, but its slots need 2");
+    // A constant state's slot that names no state (h0's second slot -> the dense layer).
+    let e = const_edited(|b, t| wr_u16(b, t.slot(2), 2));
+    assert!(
+        matches!(e, FileError::BadSlot { loc: Loc::Constant(1), slot: 1, why: "a dense layer has no state", .. }),
+        "{e}"
+    );
+    // A sequence length outside int32.
+    let e = const_edited(|b, t| wr_u32(b, t.value(1), 0x8000_0000));
+    assert!(matches!(e, FileError::ConstLength { index: 0, element: 1, value: 0x8000_0000 }), "{e}");
+}
+
+#[test]
+fn constants_fix_one_batch_size() {
+    // c0 [2, 5] -> [1, 5], dropping its last five values.
+    let (mut tables, data) = split(&const_file());
+    let t = Tables::of(&tables);
+    wr_u64(&mut tables, t.dim(11) + 16, 1);
+    tables.drain(t.value(27)..t.value(32));
+    wr_u32(&mut tables, hdr::VALUES, 27);
+    let e = parse_err(&rebuild(&tables, &data));
+    assert!(matches!(e, FileError::ConstBatch { index: 2, batch: 1, expected: 2 }), "{e}");
+    assert_eq!(msg(&e), "constant 2: batch size 1, but an earlier constant fixes it to 2");
+    // lens [2] -> [0], dropping both values.
+    let (mut tables, data) = split(&const_file());
+    let t = Tables::of(&tables);
+    wr_u64(&mut tables, t.dim(7) + 16, 0);
+    tables.drain(t.value(0)..t.value(2));
+    wr_u32(&mut tables, hdr::VALUES, 30);
+    let e = parse_err(&rebuild(&tables, &data));
+    assert!(matches!(e, FileError::ConstEmptyBatch { index: 0 }), "{e}");
+}
+
+#[test]
+fn each_quantity_has_one_source() {
+    // The input h1 moved onto the LSTM's forward slot, which the constant h0 binds.
+    let e = const_edited(|b, t| wr_u16(b, t.slot(0), 0));
+    assert!(
+        matches!(e, FileError::StateBoundTwice { loc: Loc::Constant(1), cell_state: false, layer: 0, dir: 0 }),
+        "{e}"
+    );
+    assert_eq!(msg(&e), "constant 1: the initial h of layer 0 dir 0 is bound twice");
+    // The input h1 turned into a second sequence_lens (its slot record removed).
+    let (mut tables, data) = split(&const_file());
+    let t = Tables::of(&tables);
+    tables[t.binding(1) + 8] = 1;
+    tables[t.binding(1) + 9] = 0;
+    wr_u32(&mut tables, t.binding(1) + 12, 0);
+    tables.drain(t.slot(0)..t.slot(1));
+    wr_u32(&mut tables, hdr::SLOTS, 3);
+    let e = parse_err(&rebuild(&tables, &data));
+    assert!(matches!(e, FileError::DuplicateSequenceLens { loc: Loc::Constant(0) }), "{e}");
+}
+
+#[test]
+fn output_only_layouts_and_final_output_codes() {
+    // A flattened layout on the input sequence.
+    let e = const_edited(|b, t| b[t.binding(0) + 9] = 5);
+    assert!(matches!(e, FileError::InputLayout { loc: Loc::Input(0), code: 5 }), "{e}");
+    // An unknown final output layout, and a final output with a state kind.
+    let e = const_edited(|b, t| b[t.binding(3) + 9] = 2);
+    assert!(
+        matches!(e, FileError::UnknownCode { loc: Loc::Output(1), what: "final output layout", code: 2, .. }),
+        "{e}"
+    );
+    let e = const_edited(|b, t| b[t.binding(3) + 10] = 1);
+    assert!(
+        matches!(e, FileError::NotZero { loc: Loc::Output(1), what: "state kind (unused by this role)", .. }),
+        "{e}"
+    );
+    // A final output as a graph input.
+    let e = const_edited(|b, t| b[t.binding(1) + 8] = 5);
+    assert!(matches!(e, FileError::NotZero { .. } | FileError::RoleMisplaced { .. }), "{e}");
+}
+
+#[test]
+fn the_writer_checks_constants_too() {
+    let model = small_model();
+    let with = |f: &dyn Fn(&mut GraphInterface)| {
+        let mut i = const_iface();
+        f(&mut i);
+        write_bytes(&model, &i).unwrap_err()
+    };
+    let e = with(&|i| i.constants[1].values = ConstValues::F32(vec![0.0; 19]));
+    assert!(matches!(e, FileError::ConstValueCount { index: 1, count: 19, expected: Some(20) }), "{e}");
+    let e = with(&|i| i.constants[0].values = ConstValues::F32(vec![0.0; 2]));
+    assert!(matches!(e, FileError::ConstValueType { index: 0, role: "SequenceLens" }), "{e}");
+    let e = with(&|i| i.inputs.push(IoBinding { name: "l".into(), role: IoRole::SequenceLens, dims: vec![] }));
+    assert!(matches!(e, FileError::DuplicateSequenceLens { loc: Loc::Constant(0) }), "{e}");
+    let e = with(&|i| i.constants.push(i.constants[2].clone()));
+    assert!(matches!(e, FileError::StateBoundTwice { loc: Loc::Constant(3), cell_state: true, .. }), "{e}");
+    let e = with(&|i| i.constants[0].role = IoRole::Output(SeqLayout::TimeBatchFeature));
+    assert!(matches!(e, FileError::ConstRole { index: 0, .. }), "{e}");
+    let e = with(&|i| i.constants = vec![i.constants[0].clone(); 130]);
+    assert!(matches!(e, FileError::TooMany { what: "constants", count: 130, .. }), "{e}");
+    // Slots of different hidden sizes in one constant state.
+    let desc = ModelDesc {
+        layers: vec![
+            LayerDesc::Recurrent(RecurrentDesc::new(CellKind::Gru, 3, 5)),
+            LayerDesc::Recurrent(RecurrentDesc::new(CellKind::Gru, 5, 4)),
+        ],
+    };
+    let mut i = GraphInterface::default();
+    i.constants.push(ConstInput {
+        name: "h".into(),
+        role: IoRole::InitialState {
+            kind: StateKind::H,
+            slots: vec![StateSlot { layer: 0, dir: 0 }, StateSlot { layer: 1, dir: 0 }],
+            layout: StateLayout::SlotBatchHidden,
+        },
+        shape: vec![2, 1, 5],
+        values: ConstValues::F32(vec![0.0; 10]),
+    });
+    let e = write_bytes(&random_packed(desc, 3), &i).unwrap_err();
+    assert!(matches!(e, FileError::BadSlot { loc: Loc::Constant(0), slot: 1, .. }), "{e}");
+}

@@ -106,6 +106,74 @@ pub fn small_iface() -> GraphInterface {
     }
 }
 
+/// An interface with constants and a head on the final state, for the same model.
+/// Bindings: inputs x (0), h1 (1: initial h of the GRU, [B, H]); outputs y (2: [B*T, F]),
+/// head (3: [B, O]); constants lens (4: [3, 1]), h0 (5: both LSTM directions, [2, 2, 5]),
+/// c0 (6: the LSTM's backward c, [2, 5]). Slots: h1 0, h0 1..3, c0 3. Dimensions: x 0..3,
+/// h1 3..5, head 5..7, lens 7, h0 8..11, c0 11..13. Values: lens 0..2, h0 2..22, c0 22..32.
+pub fn const_iface() -> GraphInterface {
+    let slot = |layer, dir| StateSlot { layer, dir };
+    let mut rng = Rng(7);
+    GraphInterface {
+        inputs: vec![
+            IoBinding {
+                name: "x".into(),
+                role: IoRole::Sequence(SeqLayout::TimeBatchFeature),
+                dims: vec![Dim::Symbolic("seq".into()), Dim::Fixed(2), Dim::Fixed(3)],
+            },
+            IoBinding {
+                name: "h1".into(),
+                role: IoRole::InitialState {
+                    kind: StateKind::H,
+                    slots: vec![slot(1, 0)],
+                    layout: StateLayout::BatchHidden,
+                },
+                dims: vec![Dim::Fixed(2), Dim::Fixed(5)],
+            },
+        ],
+        outputs: vec![
+            IoBinding { name: "y".into(), role: IoRole::Output(SeqLayout::BatchTimeFlat), dims: vec![] },
+            IoBinding {
+                name: "head".into(),
+                role: IoRole::FinalOutput(FinalLayout::BatchFeature),
+                dims: vec![Dim::Fixed(2), Dim::Fixed(3)],
+            },
+        ],
+        constants: vec![
+            ConstInput {
+                name: "lens".into(),
+                role: IoRole::SequenceLens,
+                shape: vec![2],
+                values: ConstValues::Lengths(vec![3, 1]),
+            },
+            ConstInput {
+                name: "h0".into(),
+                role: IoRole::InitialState {
+                    kind: StateKind::H,
+                    slots: vec![slot(0, 0), slot(0, 1)],
+                    layout: StateLayout::SlotBatchHidden,
+                },
+                shape: vec![2, 2, 5],
+                values: ConstValues::F32(rng.f32s(20)),
+            },
+            ConstInput {
+                name: "c0".into(),
+                role: IoRole::InitialState {
+                    kind: StateKind::C,
+                    slots: vec![slot(0, 1)],
+                    layout: StateLayout::BatchHidden,
+                },
+                shape: vec![2, 5],
+                values: ConstValues::F32(rng.f32s(10)),
+            },
+        ],
+    }
+}
+
+pub fn const_file() -> Vec<u8> {
+    write_bytes(&small_model(), &const_iface()).unwrap()
+}
+
 pub fn small_model() -> PackedModel {
     random_packed(small_desc(), 42)
 }
@@ -148,7 +216,9 @@ pub mod hdr {
     pub const SLOTS: usize = 80;
     pub const DIMS: usize = 84;
     pub const STRINGS: usize = 88;
-    pub const RESERVED_C: usize = 92;
+    pub const CONSTS: usize = 92;
+    pub const VALUES: usize = 96;
+    pub const RESERVED_C: usize = 100;
 }
 
 /// Where the tables of a file lie, computed from its header counts as SPEC.md §3 says.
@@ -161,11 +231,14 @@ pub struct Tables {
     pub slots: usize,
     pub dims: usize,
     pub string_bytes: usize,
+    pub consts: usize,
+    pub values: usize,
     pub layers_at: usize,
     pub tensors_at: usize,
     pub bindings_at: usize,
     pub dims_at: usize,
     pub slots_at: usize,
+    pub values_at: usize,
     pub strings_at: usize,
     pub end: usize,
 }
@@ -182,12 +255,14 @@ impl Tables {
             c(hdr::DIMS),
             c(hdr::STRINGS),
         );
+        let (consts, values) = (c(hdr::CONSTS), c(hdr::VALUES));
         let layers_at = records::HEADER;
         let tensors_at = layers_at + records::LAYER * layers;
         let bindings_at = tensors_at + records::TENSOR * tensors;
-        let dims_at = bindings_at + records::BINDING * (inputs + outputs);
+        let dims_at = bindings_at + records::BINDING * (inputs + outputs + consts);
         let slots_at = dims_at + records::DIM * dims;
-        let strings_at = slots_at + records::SLOT * slots;
+        let values_at = slots_at + records::SLOT * slots;
+        let strings_at = values_at + records::VALUE * values;
         let end = strings_at + string_bytes;
         Tables {
             layers,
@@ -197,11 +272,14 @@ impl Tables {
             slots,
             dims,
             string_bytes,
+            consts,
+            values,
             layers_at,
             tensors_at,
             bindings_at,
             dims_at,
             slots_at,
+            values_at,
             strings_at,
             end,
         }
@@ -221,6 +299,9 @@ impl Tables {
     }
     pub fn slot(&self, i: usize) -> usize {
         self.slots_at + records::SLOT * i
+    }
+    pub fn value(&self, i: usize) -> usize {
+        self.values_at + records::VALUE * i
     }
 }
 
@@ -291,6 +372,15 @@ pub fn parse_err(b: &[u8]) -> FileError {
         Ok(_) => panic!("expected an error"),
         Err(e) => e,
     }
+}
+
+/// Applies `edit` to the file with constants, fixes the checksums, and parses.
+pub fn const_edited(edit: impl FnOnce(&mut Vec<u8>, Tables)) -> FileError {
+    let mut b = const_file();
+    let t = Tables::of(&b);
+    edit(&mut b, t);
+    fixup_checksums(&mut b);
+    parse_err(&b)
 }
 
 /// Applies `edit`, fixes the checksums so that only the edit is wrong, and parses.
