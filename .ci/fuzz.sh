@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Fuzzing in CI, in two parts:
+#
+# 1. Replay (stable, always): every committed seed and crash artifact under fuzz/corpus/
+#    and fuzz/artifacts/ through the fuzz targets' own checks, by the replay tests
+#    (formats/tests/fuzz_regressions.rs, engine/tests/fuzz_replay.rs,
+#    cli/tests/fuzz_replay.rs). `cargo test --workspace` runs them too; they are run here
+#    by name so that this script stands alone.
+# 2. Fuzz (only when a nightly toolchain is installed): each target for
+#    RECUR_FUZZ_SECONDS (default 60) seconds, failing on the first crash. New inputs go to
+#    a scratch corpus under fuzz/target/ (ignored by git), never into the committed seeds;
+#    a crash is written to fuzz/artifacts/<target>/ and the log says how to reproduce it.
+#
+# The fuzz build uses 16 codegen units: a much shorter build (the engine's kernels are
+# large) for a slightly slower fuzzer, the right trade for a one-minute run. Debug
+# assertions are on, so integer overflow on numbers read from a file is a crash.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+secs=${RECUR_FUZZ_SECONDS:-60}
+targets=(recur_file onnx_import)
+
+echo "--- replay of the committed corpora (stable)"
+cargo test --release --locked -p recur-format --features onnx --test fuzz_regressions
+cargo test --release --locked -p recur --test fuzz_replay
+cargo test --release --locked -p recur-cli --test fuzz_replay
+
+if ! rustup toolchain list | grep -q nightly; then
+  echo "--- no nightly toolchain: skipping the fuzzing runs"
+  exit 0
+fi
+if [ "$secs" -le 0 ]; then
+  echo "--- RECUR_FUZZ_SECONDS=$secs: skipping the fuzzing runs"
+  exit 0
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  echo "--- installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi
+
+cd fuzz
+build=(-O -a --codegen-units 16 --target-dir target/ci)
+echo "--- building the fuzz targets (nightly, ASan, debug assertions)"
+cargo +nightly fuzz build "${build[@]}"
+for t in "${targets[@]}"; do
+  echo "--- fuzzing $t for ${secs}s"
+  mkdir -p "target/corpus/$t"
+  log="target/ci/fuzz-$t.log"
+  # The scratch corpus comes first: libFuzzer adds new inputs to the first folder only.
+  if ! cargo +nightly fuzz run "${build[@]}" "$t" "target/corpus/$t" "corpus/$t" -- \
+    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$log" | tail -n 60 >&2
+    echo "fuzz target $t crashed: the input is in fuzz/artifacts/$t/ (see fuzz/REGRESSIONS.md)" >&2
+    exit 1
+  fi
+  grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|peak_rss_mb)' "$log" || true
+done
