@@ -63,7 +63,12 @@ fn describe(def: &Def<'_>, g: &Graph<'_>) -> String {
     match def {
         Def::Input => "a graph input".into(),
         Def::Init(_) => "an initializer".into(),
-        Def::Node(n, _) => alloc::format!("an output of {}", g.nodes[*n].label),
+        // A node that names one output twice is caught before it is pushed: node `n` may
+        // be the one being added (fuzz regression `duplicate-node-output`).
+        Def::Node(n, _) => match g.nodes.get(*n) {
+            Some(node) => alloc::format!("an output of {}", node.label),
+            None => "an earlier output of the same node".into(),
+        },
         Def::Synth(_) => "a rewritten constant".into(),
     }
 }
