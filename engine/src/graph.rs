@@ -17,7 +17,13 @@
 //!   element; slots no input binds start at zero;
 //! * **outputs**: `Output` in its [`SeqLayout`], `FinalState` in its [`StateLayout`]: the
 //!   state after each sequence's last valid frame (for a reverse direction, the state
-//!   after frame 0). A zero-length sequence's final state is its initial state.
+//!   after frame 0). A zero-length sequence's final state is zero, whatever its initial
+//!   state, as onnxruntime gives it;
+//! * **a head on the final state** (`FinalOutput`): the layers up to the last recurrent
+//!   one run on every frame, and the dense layers after it once per sequence, on the
+//!   final `h` of every direction of the last recurrent layer (forward first);
+//! * **constants**: `sequence_lens` and initial states that the file fixes apply as the
+//!   inputs they replace, and fix the batch size.
 //!
 //! Every input is checked against the model before anything runs, and a mismatch names the
 //! input, the expected shape and the shape given: `input 'X': expected [T, B, 40], got
@@ -688,6 +694,10 @@ impl<'m> Graph<'m> {
             ys.resize(len * o, 0.0);
             if len > 0 {
                 body.run(&mut state, &frames, &mut ys)?;
+            } else {
+                // onnxruntime's final states of a zero-length sequence are zero, whatever
+                // the initial state.
+                state.reset();
             }
             let mut head_done = false;
             for ((b, out), shape) in self.iface.outputs.iter().zip(&mut outs).zip(&out_shapes) {
@@ -929,8 +939,9 @@ mod tests {
                         assert_eq!(got, want, "{dir:?} dense={dense} b={b} t={t}");
                     }
                     for (s, h) in ha.iter().enumerate() {
-                        // A zero-length sequence keeps its initial state.
-                        let want = if len == 0 { &h0b[s] } else { h };
+                        // A zero-length sequence's final state is zero (onnxruntime's).
+                        let zero = vec![0.0; 4];
+                        let want = if len == 0 { &zero } else { h };
                         assert_eq!(&yh.as_f32().unwrap()[(s * bn + b) * 4..][..4], &want[..], "{dir:?} b={b}");
                     }
                 }

@@ -175,7 +175,9 @@ pub enum IoRole {
     /// the module documentation). Past a sequence's length a frame is what the layers give
     /// for a zero recurrent output: zero, or the per-frame head applied to zero.
     Output(SeqLayout),
-    /// Output: final states of these slots (the state after each sequence's last valid frame).
+    /// Output: final states of these slots: the state after each sequence's last valid
+    /// frame (for a reverse direction, after frame 0), and zero for a zero-length sequence
+    /// whatever its initial state (onnxruntime's behaviour).
     FinalState {
         /// h or c.
         kind: StateKind,
@@ -186,8 +188,7 @@ pub enum IoRole {
     },
     /// Output: the model's head (the dense layers after the last recurrent layer, possibly
     /// none) applied once per sequence to the final hidden state of the last recurrent
-    /// layer: the state after the sequence's last valid frame (for a reverse direction,
-    /// after frame 0; for a zero-length sequence, its initial state), directions
+    /// layer as [`IoRole::FinalState`] gives it (zero for a zero-length sequence), directions
     /// concatenated forward first, `O` = the model's output size. While an interface has
     /// one, the head is not applied per frame (see [`IoRole::Output`]).
     FinalOutput(FinalLayout),

@@ -203,6 +203,11 @@ fn run_model(m: &PackedModel, x: &Seq, lens: &[usize], h0: &States, c0: &States,
                             }
                             out[bi][t][d * h..(d + 1) * h].copy_from_slice(&hv);
                         }
+                        // onnxruntime: a zero-length sequence's final state is zero.
+                        if len == 0 {
+                            hv.fill(0.0);
+                            cv.fill(0.0);
+                        }
                         lh[d][bi] = hv;
                         lc[d][bi] = cv;
                     }
