@@ -776,11 +776,11 @@ fn unsupported_dataflow_is_named() {
     g.initializer.push(f32_init("h0c", &[1, 1, 7], &[0.5; 7]));
     g.node[0].input.extend(["".to_string(), "h0c".to_string()]);
     refused(&m, ErrorClass::InvalidModel, &["'rec' (RNN)", "initial_h", "batch size 1"]);
-    // Selecting the last time step.
+    // Selecting the first time step (the last one is the final state, see below).
     let mut m = lstm_head("", vec![], 13);
     let g = m.graph.as_mut().unwrap();
     g.node.truncate(4);
-    g.initializer.push(i64_init("last", &[], &[-1]));
+    g.initializer.push(i64_init("last", &[], &[0]));
     g.node.push(node("Gather", "last_step", &["yb", "last"], &["out"], vec![ai("axis", 1)]));
     g.output = vec![fvi("out", &[])];
     refused(&m, ErrorClass::Unsupported, &["'last_step' (Gather)", "sequence"]);
@@ -1584,4 +1584,74 @@ fn constant_lengths_and_initial_states_are_recorded() {
     refused(&lstm_constants(D::K(2), &[6, 7, 0]), ErrorClass::InvalidModel, &["sequence_lens", "batch"]);
     refused(&lstm_constants(D::P("N"), &[6, 8, 0]), ErrorClass::InvalidModel, &["sequence_lens", "element 1 is 8"]);
     refused(&lstm_constants(D::P("N"), &[6, -1, 0]), ErrorClass::InvalidModel, &["sequence_lens", "-1"]);
+}
+
+#[test]
+fn the_last_frame_of_a_forward_layer_is_its_final_state() {
+    // out[:, -1, :] of a batch-first LSTM, then fc: a head on the final state.
+    let glue = |dir: &str, index: i64| {
+        let mut g = vec![
+            node("Squeeze", "sy", &["Y", "one"], &["ys"], vec![]),
+            node("Transpose", "t", &["ys"], &["yb"], vec![aints("perm", &[1, 0, 2])]),
+            node("Gather", "last", &["yb", "idx"], &["hl"], vec![ai("axis", 1)]),
+            node("Gemm", "fc", &["hl", "fcW"], &["out"], vec![ai("transB", 1)]),
+        ];
+        if dir == "bidirectional" {
+            // [T, 2, N, 6] -> [T, N, 2, 6] -> [T, N, 12]
+            g[0] = node("Transpose", "ty", &["Y"], &["yt"], vec![aints("perm", &[0, 2, 1, 3])]);
+            g.insert(1, node("Reshape", "ry", &["yt", "shape"], &["ys"], vec![]));
+        }
+        let w = if dir == "bidirectional" { 12 } else { 6 };
+        classifier(
+            dir,
+            g,
+            vec![
+                f32_init("fcW", &[3, w], &ramp(3 * w as usize, 4)),
+                i64_init("idx", &[], &[index]),
+                i64_init("shape", &[3], &[0, 0, -1]),
+            ],
+            &["out"],
+        )
+    };
+    let imp = import(&glue("forward", -1)).unwrap();
+    assert_eq!(imp.interface.outputs[0].role, IoRole::FinalOutput(FinalLayout::BatchFeature));
+    assert_eq!(dense_w(&imp, 1).0, ramp(18, 4));
+    // Another frame, or a layer that does not end at the last frame, is refused.
+    refused(&glue("forward", 0), ErrorClass::Unsupported, &["'last' (Gather)", "part of a sequence"]);
+    refused(&glue("bidirectional", -1), ErrorClass::Unsupported, &["'last' (Gather)", "both directions"]);
+    refused(&glue("reverse", -1), ErrorClass::Unsupported, &["'last' (Gather)", "reverse"]);
+
+    // Per-frame dense layers, then the last frame: they become the head.
+    let m = model(
+        vec![
+            node("GRU", "gru", &["x", "W", "R"], &["Y"], vec![ai("hidden_size", 6)]),
+            node("Squeeze", "sq", &["Y", "one"], &["ys"], vec![]),
+            node("MatMul", "mm", &["ys", "Wd"], &["pre"], vec![]),
+            node("Sigmoid", "act", &["pre"], &["frames"], vec![]),
+            node("Gather", "last", &["frames", "idx"], &["out"], vec![ai("axis", 0)]),
+        ],
+        vec![
+            f32_init("W", &[1, 18, 4], &ramp(72, 1)),
+            f32_init("R", &[1, 18, 6], &ramp(108, 2)),
+            f32_init("Wd", &[6, 2], &ramp(12, 3)),
+            i64_init("one", &[1], &[1]),
+            i64_init("idx", &[], &[4]),
+        ],
+        vec![fvi("x", &[D::K(5), D::P("N"), D::K(4)])],
+        vec![fvi("out", &[]), fvi("Y", &[])],
+        14,
+    );
+    let imp = import(&m).unwrap();
+    assert_eq!(imp.interface.outputs[0].role, IoRole::FinalOutput(FinalLayout::BatchFeature), "{:#?}", imp.report);
+    assert_eq!(imp.interface.outputs[1].role, IoRole::Output(SeqLayout::OnnxY));
+    // The per-frame values of those layers cannot be an output as well.
+    let mut m2 = m.clone();
+    m2.graph.as_mut().unwrap().output.push(fvi("frames", &[]));
+    refused(&m2, ErrorClass::Unsupported, &["'frames'", "once per sequence"]);
+    // With sequence lengths the last frame is not the final state.
+    let mut m3 = m;
+    let g = m3.graph.as_mut().unwrap();
+    g.node[0].input.extend(["".to_string(), "lens".to_string()]);
+    g.input.push(vi("lens", data_type::INT32, &[D::P("N")]));
+    refused(&m3, ErrorClass::Unsupported, &["'last' (Gather)", "sequence_lens"]);
 }

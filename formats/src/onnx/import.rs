@@ -1619,6 +1619,11 @@ impl<'m> Importer<'m> {
         let op = node.op();
         let Some(Some(Val::Dyn(d))) = ins.first() else { return Err(missing(node, "data")) };
         if matches!(d.kind, DynKind::Seq { .. }) {
+            if op == "Gather" {
+                if let Some(v) = self.last_frame(node, d, ins)? {
+                    return Ok(alloc::vec![Some(Val::Dyn(Rc::new(v)))]);
+                }
+            }
             return Err(unsupported(
                 node,
                 "selects part of a sequence (frames, directions or features); recur outputs whole sequences only",
@@ -1785,6 +1790,93 @@ impl<'m> Importer<'m> {
             outs.push(Some(Val::Dyn(Rc::new(self.select_rows(node, d, axis, &rows, keep)?))));
         }
         Ok(outs)
+    }
+
+    /// `Gather` of the last frame of the chain's per-frame output (PyTorch `out[:, -1]`,
+    /// the classifier's other idiom): when the last recurrent layer runs forward and no
+    /// sequence has a length of its own, that frame *is* the final state (or, after
+    /// per-frame dense layers, those layers applied to it), so it becomes a final state or
+    /// a head on the final state. `None` when `d` is not such a selection (another frame,
+    /// an axis other than time), for the caller to refuse.
+    fn last_frame(&mut self, node: &Node<'_>, d: &DynVal, ins: &[Option<Val>]) -> R<Option<DynVal>> {
+        let DynKind::Seq { stage, version } = d.kind else { return Ok(None) };
+        node.check_attrs(&["axis"], self.opset)?;
+        let axis = norm_axes(node, &[node.a_int("axis")?.unwrap_or(0)], d.groups.len())?[0];
+        let x = self.seq_input.unwrap_or(usize::MAX);
+        let sig: Vec<&Atom> = d.groups[axis].iter().filter(|a| !self.transparent(a)).collect();
+        let time = match sig.as_slice() {
+            [a] if self.seq_axis(a, x).is_some_and(|(_, r)| r == Some(Role::Time)) => (*a).clone(),
+            _ => return Ok(None),
+        };
+        let Some(Some(iv)) = ins.get(1) else { return Err(missing(node, "indices")) };
+        let Some(idx) = dense(iv).filter(|t| t.shape.is_empty()).and_then(|t| t.known_ints()) else {
+            return Ok(None);
+        };
+        let last = match (idx.first(), time.size.known()) {
+            (Some(-1), _) => true,
+            (Some(&i), Some(t)) => i == t - 1,
+            _ => false,
+        };
+        if !last {
+            return Ok(None);
+        }
+        let refuse = |why: String| Err(unsupported(node, why));
+        if stage != self.layers.len() || version != self.version || self.head_from.is_some() {
+            return refuse("selects the last frame of a value that is not the end of the chain".into());
+        }
+        let Some(lr) = self.layers.iter().rposition(|l| matches!(l.desc, LayerDesc::Recurrent(_))) else {
+            return Ok(None);
+        };
+        let LayerDesc::Recurrent(r) = &self.layers[lr].desc else { return Ok(None) };
+        if r.direction != Direction::Forward {
+            return refuse(alloc::format!(
+                "selects the last frame of layer {lr}, which runs {}: that frame is not its final state (use h_n)",
+                if r.direction == Direction::Reverse { "in reverse" } else { "in both directions" }
+            ));
+        }
+        if self.seq_lens.is_some() || self.const_lens.is_some() {
+            return refuse(
+                "selects the last frame, which is not the final state when sequences have lengths of their own \
+                 (sequence_lens); use h_n"
+                    .into(),
+            );
+        }
+        let slot = StateSlot { layer: lr as u16, dir: 0 };
+        let mut v = d.clone();
+        v.groups.remove(axis);
+        v.dropped.push(time);
+        if stage == lr + 1 {
+            // The last recurrent layer's frame: its final h, the direction axis (if any) as
+            // the slot axis.
+            let slot_atom = Atom::new(Label::Slots(alloc::vec![slot]), 1);
+            let mut found = false;
+            for a in v.groups.iter_mut().flatten().chain(v.dropped.iter_mut()) {
+                if a.label == Label::Dir(1) {
+                    *a = slot_atom.clone();
+                    found = true;
+                }
+            }
+            if !found {
+                v.dropped.push(slot_atom);
+            }
+            v.kind = DynKind::Final(StateKind::H);
+            self.report.push(alloc::format!(
+                "{}: the last frame of layer {lr} is its final h (forward, no sequence lengths)",
+                node.label
+            ));
+        } else {
+            // Per-frame dense layers on that frame: a head on the final state.
+            v.kind = DynKind::Head { stage, version };
+            self.head_from = Some(lr + 1);
+            self.report.push(alloc::format!(
+                "{}: the last frame of layers {}..{} is those layers on the final h of layer {lr} (forward, no \
+                 sequence lengths): they become a head that runs once per sequence",
+                node.label,
+                lr + 1,
+                stage
+            ));
+        }
+        Ok(Some(v))
     }
 
     fn select_rows(&self, node: &Node<'_>, d: &DynVal, axis: usize, rows: &[usize], keep: bool) -> R<DynVal> {
@@ -1967,7 +2059,7 @@ impl<'m> Importer<'m> {
         // Only the frame group is checked; the others pass through.
         let stage = match d.kind {
             DynKind::Seq { stage, version } => {
-                if self.head_from == Some(stage) {
+                if self.head_from.is_some_and(|hf| stage >= hf) {
                     return Err(unsupported_input(
                         node,
                         slot,
@@ -1975,7 +2067,7 @@ impl<'m> Importer<'m> {
                             "applies a per-frame layer to the output of layer {}, which already has a head on its final \
                              state; recur runs the layers after the last recurrent layer either per frame or on the final \
                              state, not both",
-                            stage - 1
+                            self.head_from.unwrap_or(1) - 1
                         ),
                     ));
                 }
@@ -2758,6 +2850,14 @@ impl<'m> Importer<'m> {
                 // With a head on the final state, the per-frame output is the last
                 // recurrent layer's.
                 let recurrent_frames = self.head_from == Some(*stage) && *version == 0;
+                if let Some(hf) = self.head_from.filter(|_| !recurrent_frames) {
+                    return Err(err(alloc::format!(
+                        "is a per-frame output of layer {}, but the layers after layer {} run once per sequence \
+                         (a head on the final state); recur outputs per frame the last recurrent layer's frames only",
+                        stage.saturating_sub(1),
+                        hf - 1
+                    )));
+                }
                 if !recurrent_frames && (*stage != self.layers.len() || *version != self.version) {
                     return Err(err(alloc::format!(
                         "is the output of layer {} before the rest of the chain; recur outputs the last layer only{}",

@@ -28,10 +28,19 @@
 //!   the features only) and activation (`Relu`, `Tanh`, `Sigmoid`, `Softmax`,
 //!   `LogSoftmax` over the feature axis); a bias or activation with no dense layer to fold
 //!   into gets an exact identity dense layer;
+//! * a *head on the final state*: dense layers (and their bias and activation) applied
+//!   to the final hidden state of the last recurrent layer rather than to every frame —
+//!   PyTorch `fc(h_n[-1])`, `fc(torch.cat([h_n[-2], h_n[-1]], 1))`, `fc(h_n.transpose(0,
+//!   1).reshape(B, -1))`, and `fc(out[:, -1])` when the last recurrent layer runs forward
+//!   without sequence lengths (that frame is the final state). Whatever directions the
+//!   graph reads, in whatever order, the head's first weights are laid out over the last
+//!   recurrent layer's whole output (zero weights for a direction it does not read). The
+//!   interface marks such outputs [`IoRole::FinalOutput`](crate::IoRole::FinalOutput);
 //! * glue on run-time tensors: `Transpose`, `Reshape`, `Flatten`, `Squeeze`,
 //!   `Unsqueeze` (attribute and input forms), `Identity`, inference `Dropout`, `Cast` to the
 //!   same type, `Slice`/`Gather`/`Split` of state rows and state slots, `Concat` of final
-//!   states;
+//!   states (along their slot axis, or along their hidden axis for a head), and time and
+//!   batch flattened into one axis for an output (`[T*B, F]`, `[B*T, F]`);
 //! * constant subgraphs of any depth over `Constant`, `Shape`, `Size`, `Gather`,
 //!   `Unsqueeze`, `Squeeze`, `Concat`, `Slice`, `Split`, `Reshape`, `Transpose`,
 //!   `Expand`, `ConstantOfShape`, `Cast`, `Range`, `Where`, element-wise arithmetic and
@@ -40,9 +49,11 @@
 //! * the dynamo exporter's unrolled `nn.RNN` (one `MatMul`/`Add`/activation per time step),
 //!   folded back into one RNN layer.
 //!
-//! Initial states must be zero constants or graph inputs (the stateful streaming export);
-//! final states may be graph outputs. The [`GraphInterface`] records, for every graph input
-//! and output in graph order, which engine quantity it is and how its axes are arranged.
+//! Initial states may be graph inputs (the stateful streaming export) or constants: zero
+//! constants are the engine's zero state, other constants of fixed shape are recorded in
+//! the interface ([`GraphInterface::constants`]), as is a constant `sequence_lens`. Final
+//! states may be graph outputs. The [`GraphInterface`] records, for every graph input and
+//! output in graph order, which engine quantity it is and how its axes are arranged.
 //!
 //! Anything else — an attribute the engine does not implement, an operator on the run-time
 //! path that is not listed above, weights computed at run time — is refused with an
