@@ -1372,10 +1372,13 @@ impl<'m> Importer<'m> {
                 alloc::format!("has {b} lengths but the batch size of X is {}", batch_size.unwrap_or(0)),
             ));
         }
+        if b == 0 {
+            return Err(unsupported_input(node, slot, "is a constant of batch size 0"));
+        }
         let vals = t.known_ints().ok_or_else(|| unsupported_input(node, slot, "has values only known at run time"))?;
         let mut out = Vec::with_capacity(vals.len());
         for (k, &len) in vals.iter().enumerate() {
-            let limit = time_size.map_or(i64::from(i32::MAX), |t| t as i64);
+            let limit = time_size.map_or(i64::from(i32::MAX), |t| (t as i64).min(i64::from(i32::MAX)));
             if !(0..=limit).contains(&len) {
                 return Err(shape_err(
                     node,
@@ -2801,6 +2804,10 @@ impl<'m> Importer<'m> {
             )));
         }
         let interface = GraphInterface { inputs, outputs, constants };
+        // What the importer hands out, the writer stores (names, counts and limits).
+        crate::file::check_interface(&interface, &model.desc).map_err(|e| {
+            OnnxError::UnsupportedModel(alloc::format!("the graph's interface cannot be stored in a .recur file: {e}"))
+        })?;
         Ok(Recognised { model, interface, report: self.report })
     }
 
