@@ -22,8 +22,9 @@
 //!   layer's output frames.
 //!
 //! For a model whose last recurrent layer runs forward, the head on the final state equals
-//! the per-frame output of the whole chain at each sequence's last valid frame, so a
-//! streaming caller stepping such a model frame by frame reads the head's running value.
+//! the per-frame output of the whole chain at each sequence's last valid frame (for a
+//! non-empty sequence), so a streaming caller stepping such a model frame by frame
+//! through the engine's `Model::step` reads the head's running value.
 //!
 //! # Constants
 //!
