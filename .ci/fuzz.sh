@@ -21,9 +21,9 @@ secs=${RECUR_FUZZ_SECONDS:-60}
 targets=(recur_file onnx_import)
 
 echo "--- replay of the committed corpora (stable)"
-cargo test --release --locked -p recur-format --features onnx --test fuzz_regressions
-cargo test --release --locked -p recur --test fuzz_replay
-cargo test --release --locked -p recur-cli --test fuzz_replay
+# Same profile and workspace-wide feature set as .ci/run's `cargo test --workspace
+# --release`, so that after it nothing is rebuilt.
+cargo test --workspace --release --locked --test fuzz_regressions --test fuzz_replay
 
 if ! rustup toolchain list | grep -q nightly; then
   echo "--- no nightly toolchain: skipping the fuzzing runs"

@@ -196,7 +196,7 @@ fn iface(desc: &ModelDesc, state: bool) -> GraphInterface {
 }
 
 /// Small models covering every cell kind, direction, flag, activation kind, dense
-/// activation and dtype, and a full interface; each well under 20 KB.
+/// activation and dtype, state bindings and interface constants; each well under 20 KB.
 fn seeds() -> Vec<(String, Vec<u8>)> {
     use ActKind::*;
     let act = |k, a, b| Activation::with_params(k, a, b);
@@ -297,7 +297,7 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
             true,
         ),
     ];
-    models
+    let mut seeds: Vec<(String, Vec<u8>)> = models
         .into_iter()
         .enumerate()
         .map(|(i, (name, layers, state))| {
@@ -305,5 +305,78 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
             let bytes = write_bytes(&model, &iface(&model.desc, state)).expect("seed model writes");
             (format!("valid_{name}.recur"), bytes)
         })
-        .collect()
+        .collect();
+    let model = packed(
+        vec![
+            rec(CellKind::Lstm, 3, 5, |r| r.direction = Direction::Bidirectional),
+            rec(CellKind::Gru, 10, 5, |_| {}),
+            dense(5, 3, DenseAct::Softmax, DType::F32),
+        ],
+        100,
+    );
+    let bytes = write_bytes(&model, &const_iface()).expect("seed model writes");
+    seeds.push(("valid_constants_final_head.recur".into(), bytes));
+    seeds
+}
+
+/// The interface features beyond plain bindings, for a bidirectional LSTM, a GRU and a
+/// dense head: constant `sequence_lens` and initial states (`[S, B, H]` and `[B, H]`), a
+/// flattened `[B*T, F]` output and a head on the final state.
+fn const_iface() -> GraphInterface {
+    let slot = |layer, dir| StateSlot { layer, dir };
+    let mut rng = Rng(11);
+    GraphInterface {
+        inputs: vec![
+            IoBinding {
+                name: "x".into(),
+                role: IoRole::Sequence(SeqLayout::TimeBatchFeature),
+                dims: vec![Dim::Symbolic("seq".into()), Dim::Fixed(2), Dim::Fixed(3)],
+            },
+            IoBinding {
+                name: "h1".into(),
+                role: IoRole::InitialState {
+                    kind: StateKind::H,
+                    slots: vec![slot(1, 0)],
+                    layout: StateLayout::BatchHidden,
+                },
+                dims: vec![Dim::Fixed(2), Dim::Fixed(5)],
+            },
+        ],
+        outputs: vec![
+            IoBinding { name: "y".into(), role: IoRole::Output(SeqLayout::BatchTimeFlat), dims: vec![] },
+            IoBinding {
+                name: "head".into(),
+                role: IoRole::FinalOutput(FinalLayout::BatchFeature),
+                dims: vec![Dim::Fixed(2), Dim::Fixed(3)],
+            },
+        ],
+        constants: vec![
+            ConstInput {
+                name: "lens".into(),
+                role: IoRole::SequenceLens,
+                shape: vec![2],
+                values: ConstValues::Lengths(vec![3, 1]),
+            },
+            ConstInput {
+                name: "h0".into(),
+                role: IoRole::InitialState {
+                    kind: StateKind::H,
+                    slots: vec![slot(0, 0), slot(0, 1)],
+                    layout: StateLayout::SlotBatchHidden,
+                },
+                shape: vec![2, 2, 5],
+                values: ConstValues::F32(rng.f32s(20)),
+            },
+            ConstInput {
+                name: "c0".into(),
+                role: IoRole::InitialState {
+                    kind: StateKind::C,
+                    slots: vec![slot(0, 1)],
+                    layout: StateLayout::BatchHidden,
+                },
+                shape: vec![2, 5],
+                values: ConstValues::F32(rng.f32s(10)),
+            },
+        ],
+    }
 }
