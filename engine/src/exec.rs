@@ -476,10 +476,13 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
     let w = m.inner.backing.bytes().as_ptr() as *const f32;
     let st = state.floats_mut().as_mut_ptr();
     let sc = m.inner.scratch;
-    let mut cur: Vec<f32> = xs.to_vec();
+    // Layer outputs; the first layer reads `xs` in place (no copy of the input).
+    let mut buf: Vec<f32> = Vec::new();
+    let mut first = true;
     let mut cur_width = m.input_size();
     let mut proj: Vec<f32> = Vec::new();
     for plan in &m.inner.plans {
+        let cur: &[f32] = if first { xs } else { &buf };
         match plan {
             Plan::Rec(rp) => {
                 let hsz = rp.desc.hidden_size;
@@ -489,8 +492,11 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                 let g = rp.desc.cell.gates();
                 let panels = rp.nb * g;
                 let lbr = rp.desc.cell == CellKind::Gru && rp.desc.linear_before_reset;
-                proj.clear();
-                proj.resize(frames * panels * LANES, 0.0);
+                // Every element is written by the projection before it is read, so the
+                // buffer only grows; it is not cleared between layers.
+                if proj.len() < frames * panels * LANES {
+                    proj.resize(frames * panels * LANES, 0.0);
+                }
                 for d in 0..dirs {
                     let dp = &rp.dirs[d];
                     // The projection of all frames is one matrix product; big ones are
@@ -498,17 +504,17 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                     // its own panels of every frame, with the same per-row order).
                     let macs = frames * panels * LANES * rp.desc.input_size;
                     let threads = if macs >= PROJECT_SPLIT_MACS { m.pool_threads() } else { 1 };
-                    let (wp, bp) = (SendPtr(w), SendPtr(w));
+                    let wp = SendPtr(w);
                     let (xp, pp) = (SendPtr(cur.as_ptr()), SendPtr(proj.as_mut_ptr()));
                     let k_in = rp.desc.input_size;
                     let (woff, boff) = (dp.w, dp.b);
                     split_blocks(panels, threads, &|lo, hi| {
-                        let (wp, bp, xp, pp) = (wp, bp, xp, pp);
+                        let (wp, xp, pp) = (wp, xp, pp);
                         // SAFETY: W and B of this direction from the validated plan; `cur`
                         // holds frames * k floats; `proj` frames * panels * 16; threads
                         // write disjoint panel ranges.
                         unsafe {
-                            s.project(wp.0.add(woff), bp.0.add(boff), panels, (lo, hi), k_in, xp.0, frames, pp.0, lbr)
+                            s.project(wp.0.add(woff), wp.0.add(boff), panels, (lo, hi), k_in, xp.0, frames, pp.0, lbr)
                         };
                     });
                     for i in 0..frames {
@@ -524,7 +530,8 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                         next[t * width + d * hsz..][..hsz].copy_from_slice(h);
                     }
                 }
-                cur = next;
+                buf = next;
+                first = false;
                 cur_width = width;
             }
             Plan::Dense(dp) => {
@@ -539,12 +546,14 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                         core::ptr::copy_nonoverlapping(out, next.as_mut_ptr().add(t * o), o);
                     }
                 }
-                cur = next;
+                buf = next;
+                first = false;
                 cur_width = o;
             }
         }
     }
-    ys.copy_from_slice(&cur[..frames * cur_width]);
+    let out: &[f32] = if first { xs } else { &buf };
+    ys.copy_from_slice(&out[..frames * cur_width]);
 }
 
 impl Model {
@@ -681,7 +690,7 @@ impl Model {
         if threads == Some(1) {
             return 1;
         }
-        let macs: usize = self.inner.desc.parameter_count() * streams;
+        let macs: usize = self.inner.macs_per_frame * streams;
         if macs < 300_000 {
             return 1;
         }

@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     /// Identifies the weights' content (saved states carry it).
     pub fingerprint: u64,
     pub streamable_error: Option<(usize, &'static str)>,
+    /// Multiply-adds per frame of one stream (decides whether `step_many` forks).
+    pub macs_per_frame: usize,
 }
 
 /// A loaded model: immutable, `Send + Sync`, cheap to clone (shared), one per process is
@@ -277,6 +279,7 @@ impl Model {
         debug_assert!(state_len.is_multiple_of(PANEL));
         Ok(Model {
             inner: Arc::new(Inner {
+                macs_per_frame: desc.parameter_count(),
                 desc,
                 interface: recur_format::GraphInterface::default(),
                 plans,
@@ -390,6 +393,7 @@ impl Model {
             id: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
             fingerprint: self.inner.fingerprint,
             streamable_error: self.inner.streamable_error,
+            macs_per_frame: self.inner.macs_per_frame,
         };
         Ok(Model { inner: Arc::new(inner) })
     }
@@ -564,6 +568,7 @@ impl Model {
             })
             .sum();
         let inner = Inner {
+            macs_per_frame: desc.parameter_count(),
             desc,
             interface: recur_format::GraphInterface::default(),
             backing: self.inner.backing.clone(),
