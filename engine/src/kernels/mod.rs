@@ -46,6 +46,10 @@ pub trait Simd: Copy + Send + Sync + 'static {
     /// vector loaded feeds that many streams. Bounded by the register file (an LSTM block
     /// of 4 streams holds 16 logical accumulators).
     const MANY_STREAMS: usize = 1;
+    /// Whether the matrix-vector loop loads a tile's weight vectors before its FMAs
+    /// (best with AVX-512's 32 registers) or streams each into its FMAs (NEON, AVX2:
+    /// fewer live registers). Both keep each accumulator's FMA order.
+    const PRELOAD_WEIGHTS: bool = false;
     /// 16 lanes of `f32`.
     type V: Copy;
     /// 16 lanes of comparison results.

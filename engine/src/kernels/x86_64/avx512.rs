@@ -60,6 +60,7 @@ impl Simd for Avx512 {
     const TILE_RNN: usize = 8;
     // 4 streams x 4 LSTM gates = 16 accumulators of the 32 registers.
     const MANY_STREAMS: usize = 4;
+    const PRELOAD_WEIGHTS: bool = true;
     type V = __m512;
     type M = __mmask16;
 
