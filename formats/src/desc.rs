@@ -311,8 +311,13 @@ pub enum DType {
     F16 = 1,
     /// bfloat16, widened exactly to f32 in registers.
     BF16 = 2,
-    /// Symmetric int8 with one f32 scale per output row; f32 activations.
+    /// Symmetric int8 with one f32 scale per output row; f32 activations (`w8`: the
+    /// weights are widened exactly to f32 in registers).
     I8 = 3,
+    /// Symmetric int8 weights as [`DType::I8`], and int8 activations (`w8a8`): each
+    /// input vector of a matrix product (a layer's input frame, a recurrent state) is
+    /// quantized per step with one scale, and the products are exact int32 dot products.
+    I8A8 = 4,
 }
 
 impl DType {
@@ -321,8 +326,13 @@ impl DType {
         match self {
             DType::F32 => 4,
             DType::F16 | DType::BF16 => 2,
-            DType::I8 => 1,
+            DType::I8 | DType::I8A8 => 1,
         }
+    }
+    /// Whether the weights are int8 (stored in [`crate::layout::PackedLayout::Panel16K4`]
+    /// panels with per-row scales).
+    pub const fn is_int8(self) -> bool {
+        matches!(self, DType::I8 | DType::I8A8)
     }
     /// Lower-case name.
     pub const fn name(self) -> &'static str {
@@ -331,6 +341,7 @@ impl DType {
             DType::F16 => "f16",
             DType::BF16 => "bf16",
             DType::I8 => "int8",
+            DType::I8A8 => "int8-w8a8",
         }
     }
     /// Decodes the on-disk code.
@@ -340,6 +351,7 @@ impl DType {
             1 => DType::F16,
             2 => DType::BF16,
             3 => DType::I8,
+            4 => DType::I8A8,
             _ => return None,
         })
     }

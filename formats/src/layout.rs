@@ -190,7 +190,7 @@ pub fn expected_tensors(layer_index: usize, layer: &LayerDesc) -> Vec<TensorSpec
                 if r.peepholes {
                     out.push(TensorSpec::vector(id(TensorKind::P), blocks(h) * 3 * PANEL, [3 * h, 0]));
                 }
-                if r.dtype == DType::I8 {
+                if r.dtype.is_int8() {
                     out.push(TensorSpec::vector(id(TensorKind::WScale), nbg * PANEL, [g * h, 0]));
                     out.push(TensorSpec::vector(id(TensorKind::RScale), nbg * PANEL, [g * h, 0]));
                 }
@@ -201,7 +201,7 @@ pub fn expected_tensors(layer_index: usize, layer: &LayerDesc) -> Vec<TensorSpec
             let id = |kind| TensorId { layer: li, dir: 0, kind };
             out.push(weight_spec(id(TensorKind::W), dn.dtype, nb, dn.input_size, [dn.output_size, dn.input_size]));
             out.push(TensorSpec::vector(id(TensorKind::B), nb * PANEL, [dn.output_size, 0]));
-            if dn.dtype == DType::I8 {
+            if dn.dtype.is_int8() {
                 out.push(TensorSpec::vector(id(TensorKind::WScale), nb * PANEL, [dn.output_size, 0]));
             }
         }
@@ -210,7 +210,7 @@ pub fn expected_tensors(layer_index: usize, layer: &LayerDesc) -> Vec<TensorSpec
 }
 
 fn weight_spec(id: TensorId, dtype: DType, panels: usize, k: usize, shape: [usize; 2]) -> TensorSpec {
-    let (layout, elems) = if dtype == DType::I8 {
+    let (layout, elems) = if dtype.is_int8() {
         (PackedLayout::Panel16K4, panels * k.div_ceil(4) * 4 * PANEL)
     } else {
         (PackedLayout::Panel16, panels * k * PANEL)
