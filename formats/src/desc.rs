@@ -450,6 +450,20 @@ impl LayerDesc {
             LayerDesc::Dense(d) => d.output_size,
         }
     }
+    /// Element type of the stored weights (W and R, or a dense layer's W).
+    pub fn dtype(&self) -> DType {
+        match self {
+            LayerDesc::Recurrent(r) => r.dtype,
+            LayerDesc::Dense(d) => d.dtype,
+        }
+    }
+    /// Sets the element type of the stored weights.
+    pub fn set_dtype(&mut self, dtype: DType) {
+        match self {
+            LayerDesc::Recurrent(r) => r.dtype = dtype,
+            LayerDesc::Dense(d) => d.dtype = dtype,
+        }
+    }
     /// Short name used in messages ("LSTM", "Dense", ...).
     pub fn kind_name(&self) -> &'static str {
         match self {

@@ -42,9 +42,25 @@
 //! logical `[O, I]`, row-major like PyTorch's `Linear.weight`) and `B` `[NB][16]`
 //! (logical `[O]`).
 //!
-//! Reduced precision changes the element, not the layout: f16 and bf16 panels are the
-//! same shape; int8 panels (layout [`PackedLayout::Panel16K4`]) group 4 consecutive `k`
-//! per lane (`[NB * G][ceil(K / 4)][16][4]`) and carry one f32 scale per row.
+//! # Reduced precision
+//!
+//! A layer's dtype applies to its `W` and `R` (dense: `W`); biases, peepholes and scales
+//! are f32 in every dtype. Reduced precision changes the element, not the layout:
+//!
+//! * **f16, bf16** (layout [`PackedLayout::Panel16`]): the same `[panels][K][16]` order as
+//!   f32, each weight rounded to nearest even ([`encode_f16`], [`encode_bf16`]) and stored
+//!   as a little-endian `u16`. A weight that is not finite or that rounds to infinity is
+//!   refused.
+//! * **int8** ([`DType::I8`] `w8` and [`DType::I8A8`] `w8a8` store alike; layout
+//!   [`PackedLayout::Panel16K4`]): one f32 scale per packed row ([`quantize_row_i8`]:
+//!   `s = absmax / 127`, `q = round_ties_even(w / s)` in `-127..=127`, so
+//!   `|w - q * s| <= s / 2`), and 4 consecutive `k` per lane: for panel `p`, k-group `kg`
+//!   (`k = 4 kg + j`) and lane `l`, byte `((p * ceil(K / 4) + kg) * 16 + l) * 4 + j`
+//!   ([`panel16k4_offset`]): per panel and k-group, 64 bytes of 16 lanes times 4
+//!   consecutive `k` (the shape VNNI and NEON dot-product instructions consume). Padded
+//!   rows and the padded `k` (K not a multiple of 4) are zero, with scale 0. The scales
+//!   (`W_scale`, `R_scale`) are vectors of `panels * 16` f32 in packed row order (internal
+//!   gate order, padded rows included).
 
 use crate::desc::{CellKind, DType, LayerDesc, ModelDesc};
 use alloc::vec;
@@ -244,7 +260,7 @@ impl TensorSpec {
 }
 
 /// Why weights could not be packed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum LayoutError {
     /// A weight slice has the wrong length.
     #[error("layer {layer}: {tensor} has {got} elements, expected {expected}")]
@@ -265,6 +281,50 @@ pub enum LayoutError {
         layer: usize,
         /// What is wrong.
         what: &'static str,
+    },
+    /// A NaN or infinite weight in a layer stored in reduced precision (f32 layers store
+    /// any bit pattern).
+    #[error("layer {layer}: {tensor} element {index} is {value}; {dtype} weights must be finite")]
+    NonFinite {
+        /// Layer index.
+        layer: usize,
+        /// Tensor name (`W` or `R`).
+        tensor: &'static str,
+        /// Index in the logical tensor as given ([`LayerWeights`], all directions).
+        index: usize,
+        /// The weight.
+        value: f32,
+        /// The layer's dtype name.
+        dtype: &'static str,
+    },
+    /// A finite weight that rounds to infinity in the layer's dtype (f16: `|w| >= 65520`).
+    #[error("layer {layer}: {tensor} element {index} = {value} overflows {dtype} (largest finite value {max})")]
+    Overflow {
+        /// Layer index.
+        layer: usize,
+        /// Tensor name (`W` or `R`).
+        tensor: &'static str,
+        /// Index in the logical tensor as given ([`LayerWeights`], all directions).
+        index: usize,
+        /// The weight.
+        value: f32,
+        /// The layer's dtype name.
+        dtype: &'static str,
+        /// The dtype's largest finite value.
+        max: f32,
+    },
+    /// A conversion of a layer that is already stored in reduced precision to another
+    /// dtype ([`PackedModel::to_dtypes`]): it would round rounded weights.
+    #[error(
+        "layer {layer}: cannot convert {from} weights to {to} (they would be rounded twice); convert the f32 model"
+    )]
+    Requantize {
+        /// Layer index.
+        layer: usize,
+        /// The layer's dtype name.
+        from: &'static str,
+        /// The requested dtype name.
+        to: &'static str,
     },
 }
 
@@ -355,6 +415,109 @@ pub fn unpack_vector(packed: &[f32], h: usize, order: &[usize]) -> Vec<f32> {
 /// Peephole order: internal (i, f, o) from ONNX (i, o, f).
 const PEEPHOLE_ORDER: [usize; 3] = [0, 2, 1];
 
+/// Rounds each value to IEEE binary16 (round to nearest, ties to even:
+/// `half::f16::from_f32`) and returns the little-endian bytes, in the same order.
+/// Values out of f16's range become infinities: [`PackedModel::pack`] refuses them first.
+pub fn encode_f16(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|&v| half::f16::from_f32(v).to_bits().to_le_bytes()).collect()
+}
+
+/// Rounds each value to bfloat16 (the upper 16 bits of the binary32, rounded to nearest,
+/// ties to even: `half::bf16::from_f32`) and returns the little-endian bytes.
+pub fn encode_bf16(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|&v| half::bf16::from_f32(v).to_bits().to_le_bytes()).collect()
+}
+
+/// `clamp(round_ties_even(w / s), -127, 127)` for a scale `s > 0`. The quotient is taken
+/// in f64, where it is close enough to the real quotient of the two f32 values that
+/// rounding it rounds the real quotient, so `|w - q * s| <= s / 2` holds exactly whenever
+/// `|w| <= 127 * s` (up to the rounding of `s` itself, which the clamp absorbs).
+pub fn quantize_i8(w: f32, s: f32) -> i8 {
+    // Adding and subtracting 1.5 * 2^52 rounds an f64 of magnitude below 2^51 to an
+    // integer with the current rounding, IEEE round-to-nearest-even (`round_ties_even`
+    // without `std`).
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let x = (f64::from(w) / f64::from(s)).clamp(-127.0, 127.0);
+    ((x + ROUND) - ROUND) as i8
+}
+
+/// Symmetric int8 quantization of one output row: returns the scale `s` and the values
+/// `q` with `w ≈ q * s`.
+///
+/// The scale is the row's absolute maximum over 127 (`s = absmax / 127.0` in f32
+/// arithmetic), so no weight is clipped and every element satisfies `|w - q * s| <= s / 2`
+/// (see [`quantize_i8`]); `q` is in `-127..=127` (never -128, which lets the w8a8
+/// kernels add two products without overflow). A search over clipping thresholds could
+/// lower the error of most weights but would break that bound for the clipped ones, so
+/// it is not done. A row of zeros has `s = 0` and all `q = 0`; so has a row whose
+/// absolute maximum is below `127 * f32::MIN_POSITIVE` (about `1.5e-36`), whose scale
+/// would be a subnormal number too coarse to keep the bound (its weights are flushed to
+/// zero). The weights must be finite (NaN is ignored by the maximum and quantizes to 0).
+pub fn quantize_row_i8(row: &[f32]) -> (f32, Vec<i8>) {
+    let absmax = row.iter().fold(0.0f32, |m, &w| m.max(w.abs()));
+    let s = absmax / 127.0;
+    if !s.is_normal() {
+        return (0.0, vec![0; row.len()]);
+    }
+    (s, row.iter().map(|&w| quantize_i8(w, s)).collect())
+}
+
+/// Byte offset of input index `k`, lane `lane` of panel `p` in a
+/// [`PackedLayout::Panel16K4`] tensor whose rows have `k_len` inputs: per panel, the
+/// `ceil(k_len / 4)` groups of 4 consecutive `k`, each group 16 lanes of 4 bytes
+/// (`k = 4 * kg + j` sits at `((p * ceil(k_len / 4) + kg) * 16 + lane) * 4 + j`).
+pub const fn panel16k4_offset(k_len: usize, p: usize, k: usize, lane: usize) -> usize {
+    ((p * k_len.div_ceil(4) + k / 4) * PANEL + lane) * 4 + k % 4
+}
+
+/// Elements of a [`PackedLayout::Panel16K4`] tensor of `panels` panels of rows with `k`
+/// inputs (the padded `k` included).
+pub const fn panel16k4_elems(panels: usize, k: usize) -> usize {
+    panels * k.div_ceil(4) * 4 * PANEL
+}
+
+/// Quantizes a matrix in the f32 panel layout (`[panels][k][16]`, as [`pack_panels`]
+/// returns it) to int8 in [`PackedLayout::Panel16K4`] order, one row (panel `p`, lane
+/// `l`) at a time with [`quantize_row_i8`]. Returns the values and the scales,
+/// `scales[p * 16 + l]` for row `(p, l)` (packed order: internal gate order, padded
+/// rows included). Padded rows (all zero) and the padded `k` beyond `k` are zero.
+pub fn quantize_panels_i8(packed: &[f32], panels: usize, k: usize) -> (Vec<i8>, Vec<f32>) {
+    debug_assert_eq!(packed.len(), panels * k * PANEL);
+    let mut q = vec![0i8; panel16k4_elems(panels, k)];
+    let mut scales = vec![0.0f32; panels * PANEL];
+    let mut row = vec![0.0f32; k];
+    for p in 0..panels {
+        for lane in 0..PANEL {
+            for (kk, v) in row.iter_mut().enumerate() {
+                *v = packed[(p * k + kk) * PANEL + lane];
+            }
+            let (s, qr) = quantize_row_i8(&row);
+            scales[p * PANEL + lane] = s;
+            for (kk, &qv) in qr.iter().enumerate() {
+                q[panel16k4_offset(k, p, kk, lane)] = qv;
+            }
+        }
+    }
+    (q, scales)
+}
+
+/// Inverse of [`quantize_panels_i8`] up to the rounding: `q * s` (in f32) in the f32 panel
+/// layout `[panels][k][16]` (the padded `k` dropped).
+pub fn dequantize_panels_i8(q: &[i8], scales: &[f32], panels: usize, k: usize) -> Vec<f32> {
+    debug_assert_eq!(q.len(), panel16k4_elems(panels, k));
+    debug_assert_eq!(scales.len(), panels * PANEL);
+    let mut out = vec![0.0f32; panels * k * PANEL];
+    for p in 0..panels {
+        for kk in 0..k {
+            for lane in 0..PANEL {
+                out[(p * k + kk) * PANEL + lane] =
+                    f32::from(q[panel16k4_offset(k, p, kk, lane)]) * scales[p * PANEL + lane];
+            }
+        }
+    }
+    out
+}
+
 /// One packed tensor: its identity, arrangement and bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PackedTensor {
@@ -373,9 +536,22 @@ impl PackedTensor {
         }
         PackedTensor { spec, bytes }
     }
-    /// The elements as f32 (only for f32 tensors).
+    /// The stored elements widened to f32 in stored order: f32 as they are, f16 and bf16
+    /// exactly, int8 as their integer values (without the scale; see
+    /// [`dequantize_panels_i8`]).
     pub fn to_f32(&self) -> Vec<f32> {
-        self.bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        match self.spec.dtype {
+            DType::F32 => self.bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            DType::F16 => self.bytes.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+            DType::BF16 => {
+                self.bytes.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
+            }
+            DType::I8 | DType::I8A8 => self.bytes.iter().map(|&b| f32::from(b as i8)).collect(),
+        }
+    }
+    /// The int8 values (int8 tensors; other dtypes give their raw bytes reinterpreted).
+    pub fn to_i8(&self) -> Vec<i8> {
+        self.bytes.iter().map(|&b| b as i8).collect()
     }
 }
 
@@ -408,9 +584,129 @@ fn check_len(layer: usize, tensor: &'static str, got: usize, expected: usize) ->
     }
 }
 
+/// Checks that `dtype` can store every weight: reduced-precision layers need finite
+/// weights, and f16 and bf16 ones weights that do not round to infinity.
+fn check_storable(layer: usize, tensor: &'static str, dtype: DType, data: &[f32]) -> Result<(), LayoutError> {
+    if dtype == DType::F32 {
+        return Ok(());
+    }
+    let name = dtype.name();
+    for (index, &value) in data.iter().enumerate() {
+        if !value.is_finite() {
+            return Err(LayoutError::NonFinite { layer, tensor, index, value, dtype: name });
+        }
+        let max = match dtype {
+            DType::F16 if half::f16::from_f32(value).is_infinite() => half::f16::MAX.to_f32(),
+            DType::BF16 if half::bf16::from_f32(value).is_infinite() => half::bf16::MAX.to_f32(),
+            _ => continue,
+        };
+        return Err(LayoutError::Overflow { layer, tensor, index, value, dtype: name, max });
+    }
+    Ok(())
+}
+
+/// The weight tensor of `spec`'s dtype for a matrix in the f32 panel layout with `k`
+/// inputs, and for int8 the scales that go with it.
+fn encode_matrix(spec: TensorSpec, panels_f32: &[f32], k: usize) -> (PackedTensor, Option<Vec<f32>>) {
+    let (bytes, scales) = match spec.dtype {
+        DType::F32 => return (PackedTensor::f32(spec, panels_f32), None),
+        DType::F16 => (encode_f16(panels_f32), None),
+        DType::BF16 => (encode_bf16(panels_f32), None),
+        DType::I8 | DType::I8A8 => {
+            let (q, s) = quantize_panels_i8(panels_f32, panels_f32.len() / (k * PANEL), k);
+            (q.iter().map(|&v| v as u8).collect(), Some(s))
+        }
+    };
+    debug_assert_eq!(bytes.len(), spec.bytes());
+    (PackedTensor { spec, bytes }, scales)
+}
+
+/// Packs one layer's logical weights into its canonical tensors (any dtype).
+fn pack_layer(li: usize, layer: &LayerDesc, wts: &LayerWeights) -> Result<Vec<PackedTensor>, LayoutError> {
+    let specs = expected_tensors(li, layer);
+    let mut spec_iter = specs.iter();
+    let mut next = |kind: TensorKind| *spec_iter.find(|s| s.id.kind == kind).expect("spec exists");
+    let mut tensors = Vec::with_capacity(specs.len());
+    match (layer, wts) {
+        (LayerDesc::Recurrent(rd), LayerWeights::Recurrent { w, r, b, p }) => {
+            let (g, h, i, dirs) = (rd.cell.gates(), rd.hidden_size, rd.input_size, rd.direction.count());
+            check_len(li, "W", w.len(), dirs * g * h * i)?;
+            check_len(li, "R", r.len(), dirs * g * h * h)?;
+            if let Some(b) = b {
+                check_len(li, "B", b.len(), dirs * 2 * g * h)?;
+            }
+            match (rd.peepholes, p) {
+                (true, Some(p)) => check_len(li, "P", p.len(), dirs * 3 * h)?,
+                (false, None) => {}
+                (true, None) => {
+                    return Err(LayoutError::Mismatch { layer: li, what: "peepholes declared but P not given" })
+                }
+                (false, Some(_)) => {
+                    return Err(LayoutError::Mismatch { layer: li, what: "P given but peepholes not declared" })
+                }
+            }
+            check_storable(li, "W", rd.dtype, w)?;
+            check_storable(li, "R", rd.dtype, r)?;
+            let order = onnx_gate_order(rd.cell);
+            for d in 0..dirs {
+                // Specs come per direction in order; take this direction's.
+                let pw = pack_panels(&w[d * g * h * i..][..g * h * i], h, i, order);
+                let (tw, w_scale) = encode_matrix(next(TensorKind::W), &pw, i);
+                tensors.push(tw);
+                let pr = pack_panels(&r[d * g * h * h..][..g * h * h], h, h, order);
+                let (tr, r_scale) = encode_matrix(next(TensorKind::R), &pr, h);
+                tensors.push(tr);
+                let mut pb = Vec::with_capacity(2 * blocks(h) * g * PANEL);
+                match b {
+                    Some(b) => {
+                        let bd = &b[d * 2 * g * h..][..2 * g * h];
+                        pb.extend(pack_vector(&bd[..g * h], h, order));
+                        pb.extend(pack_vector(&bd[g * h..], h, order));
+                    }
+                    None => pb.resize(2 * blocks(h) * g * PANEL, 0.0),
+                }
+                tensors.push(PackedTensor::f32(next(TensorKind::B), &pb));
+                if let Some(p) = p {
+                    let pp = pack_vector(&p[d * 3 * h..][..3 * h], h, &PEEPHOLE_ORDER);
+                    tensors.push(PackedTensor::f32(next(TensorKind::P), &pp));
+                }
+                if let (Some(ws), Some(rs)) = (w_scale, r_scale) {
+                    tensors.push(PackedTensor::f32(next(TensorKind::WScale), &ws));
+                    tensors.push(PackedTensor::f32(next(TensorKind::RScale), &rs));
+                }
+            }
+        }
+        (LayerDesc::Dense(dd), LayerWeights::Dense { w, b }) => {
+            let (o, i) = (dd.output_size, dd.input_size);
+            check_len(li, "W", w.len(), o * i)?;
+            if let Some(b) = b {
+                check_len(li, "B", b.len(), o)?;
+            }
+            check_storable(li, "W", dd.dtype, w)?;
+            let pw = pack_panels(w, o, i, &[0]);
+            let (tw, w_scale) = encode_matrix(next(TensorKind::W), &pw, i);
+            tensors.push(tw);
+            let pb = match b {
+                Some(b) => pack_vector(b, o, &[0]),
+                None => vec![0.0; blocks(o) * PANEL],
+            };
+            tensors.push(PackedTensor::f32(next(TensorKind::B), &pb));
+            if let Some(ws) = w_scale {
+                tensors.push(PackedTensor::f32(next(TensorKind::WScale), &ws));
+            }
+        }
+        _ => return Err(LayoutError::Mismatch { layer: li, what: "weights of a different layer kind" }),
+    }
+    Ok(tensors)
+}
+
 impl PackedModel {
-    /// Validates `desc` and packs f32 weights given in the logical layouts. Only f32
-    /// descriptions can be packed here; quantization converts a packed f32 model.
+    /// Validates `desc` and packs weights given in the logical layouts (f32) into each
+    /// layer's dtype: f32 as given; f16 and bf16 rounded to nearest even; int8 (`I8` and
+    /// `I8A8` store alike) quantized per packed row with [`quantize_row_i8`]. Biases,
+    /// peepholes and scales are f32 in every dtype. A reduced-precision layer refuses a
+    /// NaN or infinite weight, and f16 or bf16 a weight that would round to infinity
+    /// ([`LayoutError::NonFinite`], [`LayoutError::Overflow`], with the element's index).
     pub fn pack(desc: ModelDesc, weights: &[LayerWeights]) -> Result<Self, PackError> {
         desc.validate()?;
         if weights.len() != desc.layers.len() {
@@ -422,84 +718,7 @@ impl PackedModel {
         }
         let mut tensors = Vec::new();
         for (li, (layer, wts)) in desc.layers.iter().zip(weights).enumerate() {
-            let specs = expected_tensors(li, layer);
-            let mut spec_iter = specs.iter();
-            let mut next = |kind: TensorKind| *spec_iter.find(|s| s.id.kind == kind).expect("spec exists");
-            match (layer, wts) {
-                (LayerDesc::Recurrent(rd), LayerWeights::Recurrent { w, r, b, p }) => {
-                    if rd.dtype != DType::F32 {
-                        return Err(LayoutError::Mismatch {
-                            layer: li,
-                            what: "only f32 layers can be packed from logical weights",
-                        }
-                        .into());
-                    }
-                    let (g, h, i, dirs) = (rd.cell.gates(), rd.hidden_size, rd.input_size, rd.direction.count());
-                    check_len(li, "W", w.len(), dirs * g * h * i)?;
-                    check_len(li, "R", r.len(), dirs * g * h * h)?;
-                    if let Some(b) = b {
-                        check_len(li, "B", b.len(), dirs * 2 * g * h)?;
-                    }
-                    match (rd.peepholes, p) {
-                        (true, Some(p)) => check_len(li, "P", p.len(), dirs * 3 * h)?,
-                        (false, None) => {}
-                        (true, None) => {
-                            return Err(
-                                LayoutError::Mismatch { layer: li, what: "peepholes declared but P not given" }.into()
-                            )
-                        }
-                        (false, Some(_)) => {
-                            return Err(
-                                LayoutError::Mismatch { layer: li, what: "P given but peepholes not declared" }.into()
-                            )
-                        }
-                    }
-                    let order = onnx_gate_order(rd.cell);
-                    for d in 0..dirs {
-                        // Specs come per direction in order; take this direction's.
-                        let pw = pack_panels(&w[d * g * h * i..][..g * h * i], h, i, order);
-                        tensors.push(PackedTensor::f32(next(TensorKind::W), &pw));
-                        let pr = pack_panels(&r[d * g * h * h..][..g * h * h], h, h, order);
-                        tensors.push(PackedTensor::f32(next(TensorKind::R), &pr));
-                        let mut pb = Vec::with_capacity(2 * blocks(h) * g * PANEL);
-                        match b {
-                            Some(b) => {
-                                let bd = &b[d * 2 * g * h..][..2 * g * h];
-                                pb.extend(pack_vector(&bd[..g * h], h, order));
-                                pb.extend(pack_vector(&bd[g * h..], h, order));
-                            }
-                            None => pb.resize(2 * blocks(h) * g * PANEL, 0.0),
-                        }
-                        tensors.push(PackedTensor::f32(next(TensorKind::B), &pb));
-                        if let Some(p) = p {
-                            let pp = pack_vector(&p[d * 3 * h..][..3 * h], h, &PEEPHOLE_ORDER);
-                            tensors.push(PackedTensor::f32(next(TensorKind::P), &pp));
-                        }
-                    }
-                }
-                (LayerDesc::Dense(dd), LayerWeights::Dense { w, b }) => {
-                    if dd.dtype != DType::F32 {
-                        return Err(LayoutError::Mismatch {
-                            layer: li,
-                            what: "only f32 layers can be packed from logical weights",
-                        }
-                        .into());
-                    }
-                    let (o, i) = (dd.output_size, dd.input_size);
-                    check_len(li, "W", w.len(), o * i)?;
-                    let pw = pack_panels(w, o, i, &[0]);
-                    tensors.push(PackedTensor::f32(next(TensorKind::W), &pw));
-                    let pb = match b {
-                        Some(b) => {
-                            check_len(li, "B", b.len(), o)?;
-                            pack_vector(b, o, &[0])
-                        }
-                        None => vec![0.0; blocks(o) * PANEL],
-                    };
-                    tensors.push(PackedTensor::f32(next(TensorKind::B), &pb));
-                }
-                _ => return Err(LayoutError::Mismatch { layer: li, what: "weights of a different layer kind" }.into()),
-            }
+            tensors.extend(pack_layer(li, layer, wts)?);
         }
         Ok(PackedModel { desc, tensors })
     }
@@ -509,41 +728,94 @@ impl PackedModel {
         self.tensors.iter().find(|t| t.spec.id == id)
     }
 
-    /// Unpacks the weights of every layer back to the logical layouts (f32 models only).
-    pub fn unpack(&self) -> Vec<LayerWeights> {
-        let mut out = Vec::new();
-        for (li, layer) in self.desc.layers.iter().enumerate() {
-            let get =
-                |dir: usize, kind| self.tensor(TensorId { layer: li as u16, dir: dir as u8, kind }).map(|t| t.to_f32());
-            match layer {
-                LayerDesc::Recurrent(rd) => {
-                    let (h, i) = (rd.hidden_size, rd.input_size);
-                    let order = onnx_gate_order(rd.cell);
-                    let g = order.len();
-                    let (mut w, mut r, mut b, mut p) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-                    for d in 0..rd.direction.count() {
-                        w.extend(unpack_panels(&get(d, TensorKind::W).unwrap_or_default(), h, i, order));
-                        r.extend(unpack_panels(&get(d, TensorKind::R).unwrap_or_default(), h, h, order));
-                        let pb = get(d, TensorKind::B).unwrap_or_default();
-                        let half = pb.len() / 2;
-                        b.extend(unpack_vector(&pb[..half], h, order));
-                        b.extend(unpack_vector(&pb[half..], h, order));
-                        if rd.peepholes {
-                            p.extend(unpack_vector(&get(d, TensorKind::P).unwrap_or_default(), h, &PEEPHOLE_ORDER));
-                        }
-                        let _ = g;
+    /// The weight matrix `kind` (W or R) of layer `li`, direction `dir`, with `k` inputs,
+    /// in the f32 panel layout `[panels][k][16]`: widened (f16, bf16) or dequantized
+    /// (int8: `q * s`). Empty if the tensor is missing.
+    fn matrix_f32(&self, li: usize, dir: usize, kind: TensorKind, k: usize) -> Vec<f32> {
+        let id = |kind| TensorId { layer: li as u16, dir: dir as u8, kind };
+        let Some(t) = self.tensor(id(kind)) else { return Vec::new() };
+        if !t.spec.dtype.is_int8() {
+            return t.to_f32();
+        }
+        let scale_kind = if kind == TensorKind::R { TensorKind::RScale } else { TensorKind::WScale };
+        let scales = self.tensor(id(scale_kind)).map(|s| s.to_f32()).unwrap_or_default();
+        let panels = scales.len() / PANEL;
+        if t.bytes.len() != panel16k4_elems(panels, k) {
+            return Vec::new();
+        }
+        dequantize_panels_i8(&t.to_i8(), &scales, panels, k)
+    }
+
+    /// Unpacks layer `li`'s weights back to the logical layouts, in f32 (reduced-precision
+    /// weights widened or dequantized).
+    fn unpack_layer(&self, li: usize) -> LayerWeights {
+        let get =
+            |dir: usize, kind| self.tensor(TensorId { layer: li as u16, dir: dir as u8, kind }).map(|t| t.to_f32());
+        match &self.desc.layers[li] {
+            LayerDesc::Recurrent(rd) => {
+                let (h, i) = (rd.hidden_size, rd.input_size);
+                let order = onnx_gate_order(rd.cell);
+                let (mut w, mut r, mut b, mut p) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                for d in 0..rd.direction.count() {
+                    w.extend(unpack_panels(&self.matrix_f32(li, d, TensorKind::W, i), h, i, order));
+                    r.extend(unpack_panels(&self.matrix_f32(li, d, TensorKind::R, h), h, h, order));
+                    let pb = get(d, TensorKind::B).unwrap_or_default();
+                    let half = pb.len() / 2;
+                    b.extend(unpack_vector(&pb[..half], h, order));
+                    b.extend(unpack_vector(&pb[half..], h, order));
+                    if rd.peepholes {
+                        p.extend(unpack_vector(&get(d, TensorKind::P).unwrap_or_default(), h, &PEEPHOLE_ORDER));
                     }
-                    out.push(LayerWeights::Recurrent { w, r, b: Some(b), p: rd.peepholes.then_some(p) });
                 }
-                LayerDesc::Dense(dd) => {
-                    let w =
-                        unpack_panels(&get(0, TensorKind::W).unwrap_or_default(), dd.output_size, dd.input_size, &[0]);
-                    let b = unpack_vector(&get(0, TensorKind::B).unwrap_or_default(), dd.output_size, &[0]);
-                    out.push(LayerWeights::Dense { w, b: Some(b) });
-                }
+                LayerWeights::Recurrent { w, r, b: Some(b), p: rd.peepholes.then_some(p) }
+            }
+            LayerDesc::Dense(dd) => {
+                let (o, i) = (dd.output_size, dd.input_size);
+                let w = unpack_panels(&self.matrix_f32(li, 0, TensorKind::W, i), o, i, &[0]);
+                let b = unpack_vector(&get(0, TensorKind::B).unwrap_or_default(), o, &[0]);
+                LayerWeights::Dense { w, b: Some(b) }
             }
         }
-        out
+    }
+
+    /// Unpacks the weights of every layer back to the logical layouts, in f32: f32 weights
+    /// exactly as packed, f16 and bf16 widened (exactly), int8 dequantized (`q * s` in f32,
+    /// within `s / 2` of the weights that were quantized).
+    pub fn unpack(&self) -> Vec<LayerWeights> {
+        (0..self.desc.layers.len()).map(|li| self.unpack_layer(li)).collect()
+    }
+
+    /// This model with layer `i` stored in `dtypes[i]` (one dtype per layer). Layers whose
+    /// dtype does not change keep their bytes; f32 layers are rounded or quantized as
+    /// [`PackedModel::pack`] does (and fail as it does, naming the weight). A layer already
+    /// in reduced precision cannot be converted to another dtype
+    /// ([`LayoutError::Requantize`]): rounding rounded weights compounds the error, so
+    /// convert from the f32 model instead.
+    pub fn to_dtypes(&self, dtypes: &[DType]) -> Result<PackedModel, PackError> {
+        if dtypes.len() != self.desc.layers.len() {
+            return Err(LayoutError::Mismatch {
+                layer: dtypes.len().min(self.desc.layers.len()),
+                what: "dtypes given for a different number of layers",
+            }
+            .into());
+        }
+        self.desc.validate()?;
+        let mut desc = self.desc.clone();
+        let mut tensors = Vec::with_capacity(self.tensors.len());
+        for (li, (layer, &to)) in desc.layers.iter_mut().zip(dtypes).enumerate() {
+            let from = layer.dtype();
+            if from == to {
+                tensors.extend(self.tensors.iter().filter(|t| usize::from(t.spec.id.layer) == li).cloned());
+                continue;
+            }
+            if from != DType::F32 {
+                return Err(LayoutError::Requantize { layer: li, from: from.name(), to: to.name() }.into());
+            }
+            let weights = self.unpack_layer(li);
+            layer.set_dtype(to);
+            tensors.extend(pack_layer(li, layer, &weights)?);
+        }
+        Ok(PackedModel { desc, tensors })
     }
 
     /// Byte offsets of each tensor in a data section where every tensor starts on an
@@ -590,48 +862,347 @@ mod tests {
     }
 
     #[test]
-    fn model_pack_unpack_round_trip() {
-        let mut l0 = RecurrentDesc::new(CellKind::Lstm, 3, 18);
-        l0.direction = Direction::Bidirectional;
-        l0.peepholes = true;
-        let l1 = RecurrentDesc::new(CellKind::Gru, 36, 5);
-        let d = DenseDesc { input_size: 5, output_size: 7, activation: DenseAct::Softmax, dtype: DType::F32 };
-        let desc = ModelDesc { layers: vec![LayerDesc::Recurrent(l0), LayerDesc::Recurrent(l1), LayerDesc::Dense(d)] };
-        let weights = vec![
-            LayerWeights::Recurrent {
-                w: ramp(2 * 4 * 18 * 3, 0.1),
-                r: ramp(2 * 4 * 18 * 18, 0.2),
-                b: Some(ramp(2 * 8 * 18, 0.3)),
-                p: Some(ramp(2 * 3 * 18, 0.4)),
-            },
-            LayerWeights::Recurrent {
-                w: ramp(3 * 5 * 36, 0.5),
-                r: ramp(3 * 5 * 5, 0.6),
-                b: Some(ramp(2 * 3 * 5, 0.7)),
-                p: None,
-            },
-            LayerWeights::Dense { w: ramp(35, 0.8), b: Some(ramp(7, 0.9)) },
-        ];
-        let pm = PackedModel::pack(desc.clone(), &weights).unwrap();
-        assert_eq!(pm.unpack(), weights);
-        let expected: Vec<TensorSpec> =
-            desc.layers.iter().enumerate().flat_map(|(i, l)| expected_tensors(i, l)).collect();
-        let got: Vec<TensorSpec> = pm.tensors.iter().map(|t| t.spec).collect();
-        assert_eq!(got, expected);
-        let mut ids: Vec<TensorId> = got.iter().map(|s| s.id).collect();
-        let before = ids.clone();
-        ids.sort();
-        assert_eq!(ids, before, "canonical order is the TensorId order");
-        let (offs, total) = pm.data_layout();
-        assert!(offs.iter().all(|o| o % ALIGN == 0));
-        assert_eq!(total % ALIGN, 0);
-    }
-
-    #[test]
     fn wrong_lengths_are_named() {
         let desc = ModelDesc { layers: vec![LayerDesc::Recurrent(RecurrentDesc::new(CellKind::Gru, 4, 8))] };
         let err = PackedModel::pack(desc, &[LayerWeights::Recurrent { w: vec![0.0; 5], r: vec![], b: None, p: None }])
             .unwrap_err();
         assert_eq!(err.to_string(), "layer 0: W has 5 elements, expected 96");
+    }
+
+    /// Multiples of 1/64 in [-2, 2): exact in f16 and bf16.
+    fn grid(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| ((i * 37 + seed * 11) % 255) as f32 / 64.0 - 2.0).collect()
+    }
+
+    /// Bidirectional LSTM with peepholes (3 -> 2 x 18), GRU (36 -> 5), dense (5 -> 7), all
+    /// of `dtype`, and weights on [`grid`]; K = 3, 18, 36, 5 cover every K mod 4.
+    fn mixed(dtype: DType) -> (ModelDesc, Vec<LayerWeights>) {
+        let mut l0 = RecurrentDesc::new(CellKind::Lstm, 3, 18);
+        l0.direction = Direction::Bidirectional;
+        l0.peepholes = true;
+        l0.dtype = dtype;
+        let mut l1 = RecurrentDesc::new(CellKind::Gru, 36, 5);
+        l1.dtype = dtype;
+        let d = DenseDesc { input_size: 5, output_size: 7, activation: DenseAct::Softmax, dtype };
+        let desc = ModelDesc { layers: vec![LayerDesc::Recurrent(l0), LayerDesc::Recurrent(l1), LayerDesc::Dense(d)] };
+        let weights = vec![
+            LayerWeights::Recurrent {
+                w: grid(2 * 4 * 18 * 3, 1),
+                r: grid(2 * 4 * 18 * 18, 2),
+                b: Some(ramp(2 * 8 * 18, 0.3)),
+                p: Some(ramp(2 * 3 * 18, 0.4)),
+            },
+            LayerWeights::Recurrent { w: grid(3 * 5 * 36, 3), r: grid(3 * 5 * 5, 4), b: Some(ramp(30, 0.7)), p: None },
+            LayerWeights::Dense { w: grid(35, 5), b: Some(ramp(7, 0.9)) },
+        ];
+        (desc, weights)
+    }
+
+    /// A model of one dense layer (no activation).
+    fn one_dense(input_size: usize, output_size: usize, dtype: DType) -> ModelDesc {
+        ModelDesc {
+            layers: vec![LayerDesc::Dense(DenseDesc { input_size, output_size, activation: DenseAct::None, dtype })],
+        }
+    }
+
+    /// The weight matrices of a layer with their row length: (name, values, k).
+    fn matrices(layer: &LayerDesc, w: &LayerWeights) -> Vec<(&'static str, Vec<f32>, usize)> {
+        match (layer, w) {
+            (LayerDesc::Recurrent(r), LayerWeights::Recurrent { w, r: rr, .. }) => {
+                vec![("W", w.clone(), r.input_size), ("R", rr.clone(), r.hidden_size)]
+            }
+            (LayerDesc::Dense(d), LayerWeights::Dense { w, .. }) => vec![("W", w.clone(), d.input_size)],
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn every_dtype_packs_to_the_canonical_tensors_and_unpacks() {
+        for dtype in [DType::F32, DType::F16, DType::BF16, DType::I8, DType::I8A8] {
+            let (desc, weights) = mixed(dtype);
+            let pm = PackedModel::pack(desc.clone(), &weights).unwrap();
+            let expected: Vec<TensorSpec> =
+                desc.layers.iter().enumerate().flat_map(|(i, l)| expected_tensors(i, l)).collect();
+            let got: Vec<TensorSpec> = pm.tensors.iter().map(|t| t.spec).collect();
+            assert_eq!(got, expected, "{dtype:?}");
+            assert!(pm.tensors.iter().all(|t| t.bytes.len() == t.spec.bytes()), "{dtype:?}");
+            let mut ids: Vec<TensorId> = got.iter().map(|s| s.id).collect();
+            let before = ids.clone();
+            ids.sort();
+            assert_eq!(ids, before, "canonical order is the TensorId order");
+            let (offs, total) = pm.data_layout();
+            assert!(offs.iter().all(|o| o % ALIGN == 0));
+            assert_eq!(total % ALIGN, 0);
+            let back = pm.unpack();
+            if !dtype.is_int8() {
+                // The grid is exact in every float dtype.
+                assert_eq!(back, weights, "{dtype:?}");
+                continue;
+            }
+            for ((layer, orig), un) in desc.layers.iter().zip(&weights).zip(&back) {
+                // Biases and peepholes stay f32, exactly.
+                match (orig, un) {
+                    (LayerWeights::Recurrent { b, p, .. }, LayerWeights::Recurrent { b: b2, p: p2, .. }) => {
+                        assert_eq!((b, p), (b2, p2));
+                    }
+                    (LayerWeights::Dense { b, .. }, LayerWeights::Dense { b: b2, .. }) => assert_eq!(b, b2),
+                    _ => unreachable!(),
+                }
+                for ((name, w, k), (_, u, _)) in matrices(layer, orig).into_iter().zip(matrices(layer, un)) {
+                    for (row, (wr, ur)) in w.chunks(k).zip(u.chunks(k)).enumerate() {
+                        let s = wr.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0;
+                        for (j, (&a, &b)) in wr.iter().zip(ur).enumerate() {
+                            // q * s is rounded once to f32 in the dequantized value.
+                            let bound = f64::from(s) / 2.0 + f64::from(b.abs()) * f64::EPSILON * 2f64.powi(29);
+                            assert!(
+                                (f64::from(a) - f64::from(b)).abs() <= bound,
+                                "{dtype:?} {name} row {row} k {j}: {a} vs {b} (s = {s})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // w8 and w8a8 store the same bytes.
+        let a = PackedModel::pack(mixed(DType::I8).0, &mixed(DType::I8).1).unwrap();
+        let b = PackedModel::pack(mixed(DType::I8A8).0, &mixed(DType::I8A8).1).unwrap();
+        assert!(a.tensors.iter().zip(&b.tensors).all(|(x, y)| x.bytes == y.bytes));
+    }
+
+    #[test]
+    fn f16_and_bf16_round_to_nearest_even() {
+        let one_and_half_ulp16 = 1.0 + 2f32.powi(-11); // tie between 1 and 1 + 2^-10
+        let three_halves_ulp16 = 1.0 + 3.0 * 2f32.powi(-11); // tie: rounds up to even 1 + 2^-9
+        assert_eq!(encode_f16(&[one_and_half_ulp16, three_halves_ulp16, -2.0]), [0x00, 0x3c, 0x02, 0x3c, 0x00, 0xc0]);
+        let tie16 = 1.0 + 2f32.powi(-8); // bf16 keeps 7 fraction bits
+        assert_eq!(encode_bf16(&[tie16, 1.0 + 3.0 * 2f32.powi(-8), -2.0]), [0x80, 0x3f, 0x82, 0x3f, 0x00, 0xc0]);
+    }
+
+    #[test]
+    fn f16_dense_bytes_are_in_panel_order() {
+        let desc = one_dense(2, 2, DType::F16);
+        let pm = PackedModel::pack(desc, &[LayerWeights::Dense { w: vec![1.0, 2.0, 3.0, 4.0], b: None }]).unwrap();
+        let w = &pm.tensors[0];
+        assert_eq!(w.spec.layout, PackedLayout::Panel16);
+        assert_eq!(w.bytes.len(), 2 * 16 * 2);
+        let halves: Vec<u16> = w.bytes.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        // k = 0: rows 0, 1 = 1.0, 3.0; k = 1: rows 0, 1 = 2.0, 4.0; padded rows zero.
+        let mut want = vec![0u16; 32];
+        want[0] = 0x3c00;
+        want[1] = 0x4200;
+        want[16] = 0x4000;
+        want[17] = 0x4400;
+        assert_eq!(halves, want);
+        assert_eq!(pm.tensors[1].spec.dtype, DType::F32, "the bias stays f32");
+    }
+
+    /// A hand-computed Panel16K4 tensor: dense O = 2, I = 5 (K padded to 8).
+    #[test]
+    fn panel16k4_byte_order_by_hand() {
+        let desc = one_dense(5, 2, DType::I8);
+        // Row 0: absmax 127 -> s = 1; row 1: absmax 254 -> s = 2.
+        let w = vec![1.0, 2.0, 3.0, 4.0, 127.0, -254.0, 0.0, 10.0, 12.0, 14.0];
+        let pm = PackedModel::pack(desc, &[LayerWeights::Dense { w: w.clone(), b: None }]).unwrap();
+        let specs: Vec<TensorKind> = pm.tensors.iter().map(|t| t.spec.id.kind).collect();
+        assert_eq!(specs, [TensorKind::W, TensorKind::B, TensorKind::WScale]);
+        let q = &pm.tensors[0];
+        assert_eq!(q.spec.layout, PackedLayout::Panel16K4);
+        // One panel, ceil(5 / 4) = 2 k-groups of 16 lanes x 4 bytes.
+        let mut want = [0u8; 128];
+        // k-group 0: lane 0 (row 0) k 0..4, lane 1 (row 1) k 0..4.
+        want[0..4].copy_from_slice(&[1, 2, 3, 4]);
+        want[4..8].copy_from_slice(&[(-127i8) as u8, 0, 5, 6]);
+        // k-group 1: lane 0 k 4 at 64, lane 1 k 4 at 68; k 5..8 are padding.
+        want[64] = 127;
+        want[68] = 7;
+        assert_eq!(q.bytes, want);
+        assert_eq!(panel16k4_offset(5, 0, 4, 1), 68);
+        let mut scales = [0.0f32; 16];
+        scales[0] = 1.0;
+        scales[1] = 2.0;
+        assert_eq!(pm.tensors[2].to_f32(), scales);
+        assert_eq!(pm.unpack(), vec![LayerWeights::Dense { w, b: Some(vec![0.0, 0.0]) }]);
+    }
+
+    #[test]
+    fn int8_padded_rows_and_k_are_zero() {
+        // GRU H = 5 (11 padded units per gate panel), I = 6 (k padded to 8).
+        let mut l = RecurrentDesc::new(CellKind::Gru, 6, 5);
+        l.dtype = DType::I8A8;
+        let desc = ModelDesc { layers: vec![LayerDesc::Recurrent(l)] };
+        let weights = vec![LayerWeights::Recurrent { w: vec![0.5; 90], r: vec![-0.25; 75], b: None, p: None }];
+        let pm = PackedModel::pack(desc, &weights).unwrap();
+        let find = |kind| pm.tensor(TensorId { layer: 0, dir: 0, kind }).unwrap();
+        for (m, scale, k) in [(TensorKind::W, TensorKind::WScale, 6), (TensorKind::R, TensorKind::RScale, 5)] {
+            let q = find(m).to_i8();
+            let s = find(scale).to_f32();
+            assert_eq!(q.len(), panel16k4_elems(3, k));
+            for p in 0..3 {
+                for lane in 0..PANEL {
+                    let real = lane < 5;
+                    assert_eq!(s[p * PANEL + lane] != 0.0, real);
+                    for kk in 0..k.div_ceil(4) * 4 {
+                        let v = q[panel16k4_offset(k, p, kk, lane)];
+                        let want = if real && kk < k {
+                            if m == TensorKind::W {
+                                127
+                            } else {
+                                -127
+                            }
+                        } else {
+                            0
+                        };
+                        assert_eq!(v, want, "{m:?} panel {p} lane {lane} k {kk}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_and_subnormal_rows_quantize_to_zero() {
+        assert_eq!(quantize_row_i8(&[0.0, -0.0, 0.0]), (0.0, vec![0, 0, 0]));
+        assert_eq!(quantize_row_i8(&[1e-37, -1e-38]), (0.0, vec![0, 0]));
+        let (s, q) = quantize_row_i8(&[1e-35, -1e-35]);
+        assert!(s.is_normal());
+        assert_eq!(q, vec![127, -127]);
+        assert_eq!(quantize_row_i8(&[]), (0.0, vec![]));
+        // Ties go to even: 2.5 -> 2, 3.5 -> 4, -0.5 -> 0.
+        assert_eq!(quantize_row_i8(&[127.0, 2.5, 3.5, -0.5]).1, vec![127, 2, 4, 0]);
+    }
+
+    #[test]
+    fn reduced_precision_refuses_unstorable_weights() {
+        let dense = |dtype, w: Vec<f32>| {
+            let desc = one_dense(2, 2, dtype);
+            PackedModel::pack(desc, &[LayerWeights::Dense { w, b: None }]).map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            dense(DType::F16, vec![0.0, 1.0, 70000.0, 2.0]),
+            Err("layer 0: W element 2 = 70000 overflows f16 (largest finite value 65504)".into())
+        );
+        // 65519 rounds to 65504; 65520 rounds to infinity.
+        assert_eq!(dense(DType::F16, vec![65519.0, -65519.0, 0.0, 0.0]), Ok(()));
+        assert!(dense(DType::F16, vec![0.0, -65520.0, 0.0, 0.0]).unwrap_err().contains("element 1 = -65520 overflows"));
+        assert!(dense(DType::BF16, vec![f32::MAX, 0.0, 0.0, 0.0]).unwrap_err().contains("overflows bf16"));
+        assert_eq!(dense(DType::BF16, vec![1e38, 0.0, 0.0, 0.0]), Ok(()));
+        assert_eq!(
+            dense(DType::BF16, vec![0.0, 0.0, 0.0, f32::NAN]),
+            Err("layer 0: W element 3 is NaN; bf16 weights must be finite".into())
+        );
+        for dtype in [DType::I8, DType::I8A8] {
+            let e = dense(dtype, vec![0.0, f32::NEG_INFINITY, 0.0, 0.0]).unwrap_err();
+            assert_eq!(e, format!("layer 0: W element 1 is -inf; {} weights must be finite", dtype.name()));
+            // Large finite weights are fine for int8.
+            assert_eq!(dense(dtype, vec![f32::MAX, -f32::MAX, 1.0, 0.0]), Ok(()));
+        }
+        // f32 layers store any bit pattern, as before.
+        assert_eq!(dense(DType::F32, vec![f32::NAN, f32::INFINITY, 0.0, 0.0]), Ok(()));
+        // R is named, with its index over all directions.
+        let mut l = RecurrentDesc::new(CellKind::Rnn, 1, 2);
+        l.direction = Direction::Bidirectional;
+        l.dtype = DType::F16;
+        let desc = ModelDesc { layers: vec![LayerDesc::Recurrent(l)] };
+        let mut r = vec![0.0; 8];
+        r[6] = 1e9;
+        let e = PackedModel::pack(desc, &[LayerWeights::Recurrent { w: vec![0.0; 4], r, b: None, p: None }]);
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "layer 0: R element 6 = 1000000000 overflows f16 (largest finite value 65504)"
+        );
+    }
+
+    #[test]
+    fn to_dtypes_converts_f32_layers_only() {
+        let (desc, weights) = mixed(DType::F32);
+        let f32m = PackedModel::pack(desc.clone(), &weights).unwrap();
+        for dtype in [DType::F32, DType::F16, DType::BF16, DType::I8, DType::I8A8] {
+            let direct = PackedModel::pack(mixed(dtype).0, &weights).unwrap();
+            assert_eq!(f32m.to_dtypes(&[dtype; 3]).unwrap(), direct, "{dtype:?}");
+        }
+        // Per layer, and a layer that keeps its dtype keeps its bytes.
+        let mixedm = f32m.to_dtypes(&[DType::I8, DType::F32, DType::BF16]).unwrap();
+        let dtypes: Vec<DType> = mixedm.desc.layers.iter().map(|l| l.dtype()).collect();
+        assert_eq!(dtypes, [DType::I8, DType::F32, DType::BF16]);
+        let layer1 = |m: &PackedModel| m.tensors.iter().filter(|t| t.spec.id.layer == 1).cloned().collect::<Vec<_>>();
+        assert_eq!(layer1(&mixedm), layer1(&f32m));
+        assert_eq!(mixedm.to_dtypes(&[DType::I8, DType::F32, DType::BF16]).unwrap(), mixedm);
+        assert_eq!(
+            mixedm.to_dtypes(&[DType::I8, DType::F16, DType::BF16]).unwrap(),
+            f32m.to_dtypes(&[DType::I8, DType::F16, DType::BF16]).unwrap()
+        );
+        // Reduced-precision layers are not converted again.
+        assert_eq!(
+            mixedm.to_dtypes(&[DType::F16, DType::F32, DType::BF16]).unwrap_err().to_string(),
+            "layer 0: cannot convert int8 weights to f16 (they would be rounded twice); convert the f32 model"
+        );
+        assert!(matches!(
+            mixedm.to_dtypes(&[DType::I8, DType::F32, DType::F32]),
+            Err(PackError::Layout(LayoutError::Requantize { layer: 2, from: "bf16", to: "f32" }))
+        ));
+        assert!(matches!(
+            f32m.to_dtypes(&[DType::F16]),
+            Err(PackError::Layout(LayoutError::Mismatch { layer: 1, .. }))
+        ));
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Weights over many magnitudes: a row's values share a random exponent range.
+        fn row() -> impl Strategy<Value = Vec<f32>> {
+            (-130i32..120, proptest::collection::vec((-1.0f32..1.0, 0i32..30), 0..40))
+                .prop_map(|(e, v)| v.into_iter().map(|(m, de)| m * 2f32.powi(e.saturating_add(de).min(127))).collect())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// `|w - q * s| <= s / 2` for every element, in exact arithmetic; `|q| <= 127`;
+            /// the absmax element reaches 127.
+            #[test]
+            fn int8_error_is_at_most_half_a_step(row in row()) {
+                let (s, q) = quantize_row_i8(&row);
+                prop_assert_eq!(q.len(), row.len());
+                let absmax = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                if s == 0.0 {
+                    prop_assert!(absmax < 127.0 * f32::MIN_POSITIVE);
+                    prop_assert!(q.iter().all(|&v| v == 0));
+                } else {
+                    prop_assert_eq!(s, absmax / 127.0);
+                    // q * s and the difference are exact in f64 (8 + 24 bits).
+                    for (&w, &v) in row.iter().zip(&q) {
+                        prop_assert!(v != i8::MIN);
+                        let err = (f64::from(w) - f64::from(v) * f64::from(s)).abs();
+                        prop_assert!(err <= f64::from(s) / 2.0, "w {} q {} s {} err {}", w, v, s, err);
+                    }
+                    prop_assert_eq!(q.iter().map(|v| v.unsigned_abs()).max(), Some(127));
+                }
+            }
+
+            /// Any matrix: quantize then dequantize stays within half a step of every
+            /// element, whatever the gate order and padding.
+            #[test]
+            fn panels_quantize_within_half_a_step(g in 1usize..5, h in 1usize..40, k in 1usize..11, seed in any::<u64>()) {
+                let mut x = seed | 1;
+                let src: Vec<f32> = (0..g * h * k).map(|_| {
+                    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                    (x >> 40) as f32 / (1u64 << 24) as f32 * 8.0 - 4.0
+                }).collect();
+                let order: Vec<usize> = (0..g).rev().collect();
+                let packed = pack_panels(&src, h, k, &order);
+                let panels = blocks(h) * g;
+                let (q, scales) = quantize_panels_i8(&packed, panels, k);
+                let back = unpack_panels(&dequantize_panels_i8(&q, &scales, panels, k), h, k, &order);
+                for (row, (a, b)) in src.chunks(k).zip(back.chunks(k)).enumerate() {
+                    let s = f64::from(a.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0);
+                    for (&w, &d) in a.iter().zip(b) {
+                        let err = (f64::from(w) - f64::from(d)).abs();
+                        prop_assert!(err <= s / 2.0 + f64::from(d.abs()) * 1e-7, "row {} w {} d {}", row, w, d);
+                    }
+                }
+            }
+        }
     }
 }

@@ -225,7 +225,7 @@ fn unknown_layer_codes() {
         (0, 0, 2, "layer kind"),
         (1, 0, 3, "cell kind"),
         (2, 1, 3, "direction"),
-        (3, 0, 4, "dtype"),
+        (3, 0, 5, "dtype"),
         (5, 2, 6, "dense activation"),
         (24, 0, 11, "activation kind"),
         // Unused activation slots must hold valid codes too (GRU uses 2 of 3, forward only).
@@ -449,7 +449,7 @@ fn tensor_count_must_match_the_layers() {
 #[test]
 fn unknown_tensor_codes_and_reserved() {
     for (field, code, name) in
-        [(trec::KIND, 6u8, "tensor kind"), (trec::DTYPE, 4, "dtype"), (trec::LAYOUT, 3, "packed layout")]
+        [(trec::KIND, 6u8, "tensor kind"), (trec::DTYPE, 5, "dtype"), (trec::LAYOUT, 3, "packed layout")]
     {
         let e = edited(|b, t| b[t.tensor(3) + field] = code);
         assert!(
