@@ -435,15 +435,42 @@ fn roles_and_slots() {
 
 // ---- tensors ----
 
-#[test]
-fn tensor_count_must_match_the_layers() {
+/// The small file without tensor `i` (record and data), laid out again.
+fn without_tensor(i: usize) -> Vec<u8> {
     let (mut tables, mut data) = split(&small_file());
     let t = Tables::of(&tables);
-    tables.drain(t.tensor(16)..t.tensor(17));
-    wr_u32(&mut tables, hdr::TENSORS, 16);
-    data.pop();
-    let e = parse_err(&rebuild(&tables, &data));
+    tables.drain(t.tensor(i)..t.tensor(i + 1));
+    wr_u32(&mut tables, hdr::TENSORS, t.tensors as u32 - 1);
+    data.remove(i);
+    rebuild(&tables, &data)
+}
+
+#[test]
+fn tensor_count_must_match_the_layers() {
+    let e = parse_err(&without_tensor(16));
     assert!(matches!(e, FileError::TensorCount { found: 16, expected: 17 }), "{e}");
+}
+
+/// Layer 0 of the small file is int8: its scales are required, in their place.
+#[test]
+fn int8_layers_need_their_scales() {
+    // Tensor 4 is layer 0 dir 0 W_scale: without it the count is short.
+    let e = parse_err(&without_tensor(4));
+    assert!(matches!(e, FileError::TensorCount { found: 16, expected: 17 }), "{e}");
+    // Labelled R_scale instead, it is the wrong tensor.
+    let e = edited(|b, t| b[t.tensor(4) + trec::KIND] = TensorKind::RScale as u8);
+    assert!(
+        matches!(e, FileError::UnexpectedTensor { index: 4, found, expected }
+            if found.kind == TensorKind::RScale && expected.kind == TensorKind::WScale),
+        "{e}"
+    );
+    // A dtype code past the last one (4, int8 w8a8) in the layer record.
+    let e = edited(|b, t| b[t.layer(0) + 3] = 5);
+    assert!(matches!(e, FileError::UnknownCode { loc: Loc::Layer(0), what: "dtype", code: 5, .. }), "{e}");
+    // Code 4 is known: the layer becomes w8a8, which stores exactly what w8 does, but the
+    // tensor records still say int8 (code 3).
+    let e = edited(|b, t| b[t.layer(0) + 3] = 4);
+    assert!(matches!(e, FileError::TensorMismatch { field: "dtype code", found: 3, expected: 4, .. }), "{e}");
 }
 
 #[test]
