@@ -139,6 +139,10 @@ pub fn read_inputs(graph: &Graph<'_>, dir: &Path) -> Result<Vec<(String, Tensor)
 pub struct Comparison {
     /// Largest `|actual - expected|` (infinite when a NaN or infinity disagrees).
     pub max_abs_err: f64,
+    /// Mean of `|actual - expected|` over the elements (0 for none).
+    pub mean_abs_err: f64,
+    /// Largest `|expected|` over the finite expected elements.
+    pub max_abs_expected: f64,
     /// Largest `|actual - expected| / (abs + rel * |expected|)`: at most 1 passes.
     pub worst_ratio: f64,
     /// Elements outside the tolerance.
@@ -158,7 +162,15 @@ impl Comparison {
 
 /// Compares `actual` with `expected` element by element.
 pub fn compare(actual: &Tensor, expected: &Tensor, tol: Tolerance) -> Comparison {
-    let mut c = Comparison { max_abs_err: 0.0, worst_ratio: 0.0, failures: 0, first_failure: None, mismatch: None };
+    let mut c = Comparison {
+        max_abs_err: 0.0,
+        mean_abs_err: 0.0,
+        max_abs_expected: 0.0,
+        worst_ratio: 0.0,
+        failures: 0,
+        first_failure: None,
+        mismatch: None,
+    };
     if actual.shape != expected.shape {
         c.mismatch = Some(format!(
             "shape {} differs from the expected {}",
@@ -187,11 +199,18 @@ pub fn compare(actual: &Tensor, expected: &Tensor, tol: Tolerance) -> Comparison
         };
         let ratio = if err == 0.0 { 0.0 } else { err / (tol.abs + tol.rel * yd.abs()) };
         c.max_abs_err = c.max_abs_err.max(err);
+        c.mean_abs_err += err;
+        if y.is_finite() {
+            c.max_abs_expected = c.max_abs_expected.max(yd.abs());
+        }
         c.worst_ratio = c.worst_ratio.max(ratio);
         if !ok {
             c.failures += 1;
             c.first_failure.get_or_insert((i, x, y));
         }
+    }
+    if !a.is_empty() {
+        c.mean_abs_err /= a.len() as f64;
     }
     c
 }

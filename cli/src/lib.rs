@@ -2,6 +2,8 @@
 //! integration tests share.
 //!
 //! * [`npy`]: reading and writing NumPy `.npy` files as [`recur::graph::Tensor`]s;
+//! * [`dtype`]: dtype names and per-layer choices for `recur convert`, and its seeded
+//!   random report input;
 //! * [`case`]: conformance case folders (`case.json`, `input_<name>.npy`,
 //!   `output_<name>.npy`, `extra_sets` sub-folders) and the tolerance check;
 //! * [`Error`]: one error type whose [`ErrorKind`] decides the exit status (1 for bad
@@ -12,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod case;
+pub mod dtype;
 pub mod npy;
 
 use std::fmt;

@@ -12,6 +12,7 @@
 mod cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use recur::recur_format::DType;
 use recur_cli::Error;
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,6 +26,28 @@ struct Cli {
     command: Command,
 }
 
+/// Weight types of `recur convert --dtype`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DtypeArg {
+    /// IEEE binary32 (no rounding).
+    F32,
+    /// IEEE binary16, rounded to nearest even (half the bytes).
+    F16,
+    /// bfloat16, rounded to nearest even (half the bytes).
+    Bf16,
+    /// Symmetric int8, one scale per output row (about a quarter of the bytes); see --int8-mode.
+    Int8,
+}
+
+/// How int8 layers compute (`recur convert --int8-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Int8Mode {
+    /// int8 weights, f32 activations.
+    W8,
+    /// int8 weights and activations (quantized per step), exact integer dot products.
+    W8a8,
+}
+
 /// What `recur bench` measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BenchMode {
@@ -36,12 +59,35 @@ pub enum BenchMode {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Convert an ONNX model to a .recur file and print what was mapped.
+    /// Convert an ONNX model (or an f32 .recur file) to a .recur file, in f32 or reduced
+    /// precision, and print what was mapped.
     Convert {
-        /// The ONNX model (external data is read from its folder).
+        /// The ONNX model (external data is read from its folder), or a .recur file whose
+        /// f32 layers are to be stored in other dtypes.
         input: PathBuf,
         /// The .recur file to write (replaced atomically).
         output: PathBuf,
+        /// Store every layer's weights (W and R) in this type; biases stay f32. Default: as
+        /// the input has them (f32 for ONNX).
+        #[arg(long, value_enum, value_name = "DTYPE")]
+        dtype: Option<DtypeArg>,
+        /// How int8 layers compute: w8 (int8 weights, f32 activations) or w8a8 (int8
+        /// weights and int8 activations, integer dot products). The file stores the same
+        /// weights either way.
+        #[arg(long, value_enum, value_name = "MODE", default_value_t = Int8Mode::W8)]
+        int8_mode: Int8Mode,
+        /// One layer's dtype, overriding --dtype: INDEX=f32|f16|bf16|int8|w8|w8a8 (int8 in
+        /// --int8-mode). Repeatable.
+        #[arg(long = "layer-dtype", value_name = "INDEX=DTYPE", value_parser = recur_cli::dtype::parse_layer_dtype)]
+        layer_dtype: Vec<(usize, String)>,
+        /// After writing, run the source and the converted model on the same input and print
+        /// each output's max and mean absolute error against the source.
+        #[arg(long)]
+        report: bool,
+        /// The report's input: a folder of input_<name>.npy, one per graph input (default:
+        /// 200 seeded random frames in [-1, 1]). Implies --report.
+        #[arg(long, value_name = "DIR")]
+        report_inputs: Option<PathBuf>,
     },
     /// Describe a .recur file: layers, sizes, parameters, checksums, graph inputs and outputs.
     Inspect {
@@ -110,7 +156,28 @@ enum Command {
 
 fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Convert { input, output } => cmd::convert::main(&input, &output),
+        Command::Convert { input, output, dtype, int8_mode, layer_dtype, report, report_inputs } => {
+            let int8 = match int8_mode {
+                Int8Mode::W8 => DType::I8,
+                Int8Mode::W8a8 => DType::I8A8,
+            };
+            let dtype = dtype.map(|d| match d {
+                DtypeArg::F32 => DType::F32,
+                DtypeArg::F16 => DType::F16,
+                DtypeArg::Bf16 => DType::BF16,
+                DtypeArg::Int8 => int8,
+            });
+            let layer_dtypes = layer_dtype
+                .iter()
+                .map(|(i, name)| {
+                    recur_cli::dtype::parse_dtype(name, int8)
+                        .map(|d| (*i, d))
+                        .ok_or_else(|| Error::usage(format!("--layer-dtype: unknown dtype '{name}'")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let opts = cmd::convert::Options { dtype, layer_dtypes, report, report_inputs };
+            cmd::convert::main(&input, &output, &opts)
+        }
         Command::Inspect { file, json } => cmd::inspect::main(&file, json),
         Command::Run { model, inputs, outputs, isa } => cmd::run::main(&model, &inputs, &outputs, isa.as_deref()),
         Command::Verify { model, case_dir, isa, all_isas } => {

@@ -786,9 +786,10 @@ impl PackedModel {
     }
 
     /// This model with layer `i` stored in `dtypes[i]` (one dtype per layer). Layers whose
-    /// dtype does not change keep their bytes; f32 layers are rounded or quantized as
-    /// [`PackedModel::pack`] does (and fail as it does, naming the weight). A layer already
-    /// in reduced precision cannot be converted to another dtype
+    /// dtype does not change keep their bytes, and so do int8 layers that change mode
+    /// (`w8` and `w8a8` store the same tensors); f32 layers are rounded or quantized as
+    /// [`PackedModel::pack`] does (and fail as it does, naming the weight). Any other
+    /// change of a layer already in reduced precision is refused
     /// ([`LayoutError::Requantize`]): rounding rounded weights compounds the error, so
     /// convert from the f32 model instead.
     pub fn to_dtypes(&self, dtypes: &[DType]) -> Result<PackedModel, PackError> {
@@ -804,8 +805,12 @@ impl PackedModel {
         let mut tensors = Vec::with_capacity(self.tensors.len());
         for (li, (layer, &to)) in desc.layers.iter_mut().zip(dtypes).enumerate() {
             let from = layer.dtype();
-            if from == to {
-                tensors.extend(self.tensors.iter().filter(|t| usize::from(t.spec.id.layer) == li).cloned());
+            if from == to || (from.is_int8() && to.is_int8()) {
+                // w8 and w8a8 store the same bytes: only the dtype codes change.
+                layer.set_dtype(to);
+                let specs = expected_tensors(li, layer);
+                let own = self.tensors.iter().filter(|t| usize::from(t.spec.id.layer) == li);
+                tensors.extend(own.zip(specs).map(|(t, spec)| PackedTensor { spec, bytes: t.bytes.clone() }));
                 continue;
             }
             if from != DType::F32 {
@@ -1131,6 +1136,10 @@ mod tests {
             mixedm.to_dtypes(&[DType::I8, DType::F16, DType::BF16]).unwrap(),
             f32m.to_dtypes(&[DType::I8, DType::F16, DType::BF16]).unwrap()
         );
+        // int8 layers change mode without touching their bytes.
+        let w8a8 = mixedm.to_dtypes(&[DType::I8A8, DType::F32, DType::BF16]).unwrap();
+        assert_eq!(w8a8, f32m.to_dtypes(&[DType::I8A8, DType::F32, DType::BF16]).unwrap());
+        assert_eq!(w8a8.to_dtypes(&[DType::I8, DType::F32, DType::BF16]).unwrap(), mixedm);
         // Reduced-precision layers are not converted again.
         assert_eq!(
             mixedm.to_dtypes(&[DType::F16, DType::F32, DType::BF16]).unwrap_err().to_string(),

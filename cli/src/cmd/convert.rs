@@ -1,11 +1,20 @@
-//! `recur convert IN.onnx OUT.recur`: import, summarize, write.
+//! `recur convert IN OUT.recur [--dtype ..] [--report]`: import an ONNX model (or read an
+//! f32 `.recur` file), store its weights in the chosen dtypes, summarize, write, and
+//! optionally measure what the conversion costs in accuracy.
 
-use super::{human_bytes, interface_lines, layer_lines, outln, progress, thousands};
+use super::{
+    human_bytes, interface_lines, layer_lines, open_model, outln, progress, select_isa, tensor_bytes, thousands,
+};
+use recur::graph::{shape_text, Graph, Tensor};
+use recur::recur_format::file::MAGIC;
 use recur::recur_format::onnx::{import_bytes, ImportOptions, Imported};
-use recur::recur_format::write_file;
+use recur::recur_format::{parse, write_bytes, write_file, DType, GraphInterface, PackedModel, ParseOptions};
+use recur::{Model, OpenOptions};
+use recur_cli::case::{compare, read_inputs, Tolerance};
+use recur_cli::dtype::{random_values, target_dtypes};
 use recur_cli::Error;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Files above this size get a progress bar (reading dominates; below it the whole
 /// conversion takes a blink).
@@ -67,27 +76,77 @@ pub fn import(path: &Path) -> Result<Imported, Error> {
     r.map_err(|e| Error::input(format!("cannot convert '{}': {}: {e}", path.display(), e.class())))
 }
 
+/// What `recur convert` does besides importing and writing.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Every layer's dtype (`None`: as the input has it).
+    pub dtype: Option<DType>,
+    /// Per-layer overrides, applied after `dtype`.
+    pub layer_dtypes: Vec<(usize, DType)>,
+    /// Run the source and the converted model and print the error of each output.
+    pub report: bool,
+    /// The report's inputs: a folder of `input_<name>.npy` (else random frames).
+    pub report_inputs: Option<PathBuf>,
+}
+
+/// Frames of the random report input.
+const REPORT_FRAMES: usize = 200;
+/// Seed of the random report input.
+const REPORT_SEED: u64 = 7;
+
+/// The model to convert: imported from ONNX, or read from a `.recur` file (recognised by
+/// its magic bytes, whatever its name).
+fn load_source(input: &Path) -> Result<(PackedModel, GraphInterface, Vec<String>), Error> {
+    let mut head = [0u8; 8];
+    let is_recur = std::fs::File::open(input).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == MAGIC;
+    if !is_recur {
+        let imported = import(input)?;
+        return Ok((imported.model, imported.interface, imported.report));
+    }
+    let bytes = read_model(input, u64::MAX)?;
+    let file = parse(&bytes, ParseOptions { verify_checksums: true })
+        .map_err(|e| Error::input(format!("'{}' is not a valid .recur file: {e}", input.display())))?;
+    let dtypes: Vec<&str> = file.desc().layers.iter().map(|l| l.dtype().name()).collect();
+    let report = vec![format!("read a .recur file (format version {}, dtypes {})", file.version(), dtypes.join(", "))];
+    Ok((file.to_packed_model(), file.interface().clone(), report))
+}
+
+/// The size of a file of `model` whose weights were all f32, given the real file's size:
+/// the tensor data differs, and the tables by one 64-byte record per scale tensor (a
+/// multiple of 64, so the data's start moves by exactly that).
+fn f32_file_size(model: &PackedModel, file_size: usize) -> usize {
+    let (own, f32) = (tensor_bytes(&model.desc, None), tensor_bytes(&model.desc, Some(DType::F32)));
+    file_size - own.aligned - (own.count - f32.count) * recur::recur_format::file::records::TENSOR + f32.aligned
+}
+
 /// The command.
-pub fn main(input: &Path, output: &Path) -> Result<(), Error> {
-    let imported = import(input)?;
-    let desc = &imported.model.desc;
+pub fn main(input: &Path, output: &Path, opts: &Options) -> Result<(), Error> {
+    let (source, interface, report) = load_source(input)?;
+    let source_dtypes: Vec<DType> = source.desc.layers.iter().map(|l| l.dtype()).collect();
+    let dtypes = target_dtypes(&source_dtypes, opts.dtype, &opts.layer_dtypes).map_err(Error::usage)?;
+    let model = if dtypes == source_dtypes {
+        source.clone()
+    } else {
+        source.to_dtypes(&dtypes).map_err(|e| Error::input(format!("cannot convert '{}': {e}", input.display())))?
+    };
+    let desc = &model.desc;
     outln!("{} -> {}", input.display(), output.display());
     outln!("importer:");
-    for line in &imported.report {
+    for line in &report {
         outln!("  {line}");
     }
     outln!("layers:");
     for line in layer_lines(desc) {
         outln!("  {line}");
     }
-    let weight_bytes: usize = imported.model.tensors.iter().map(|t| t.bytes.len()).sum();
+    let weight_bytes: usize = model.tensors.iter().map(|t| t.bytes.len()).sum();
     outln!(
         "parameters: {} ({} of packed weights, padding included)",
         thousands(desc.parameter_count()),
         human_bytes(weight_bytes)
     );
     outln!("graph:");
-    for line in interface_lines(&imported.interface) {
+    for line in interface_lines(&interface) {
         outln!("  {line}");
     }
     // `write_file` writes a temporary sibling and renames it over the target.
@@ -98,12 +157,99 @@ pub fn main(input: &Path, output: &Path) -> Result<(), Error> {
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
         pb
     });
-    let r = write_file(output, &imported.model, &imported.interface);
+    let r = write_file(output, &model, &interface);
     if let Some(pb) = spinner {
         pb.finish_and_clear();
     }
     r.map_err(|e| Error::input(format!("cannot write '{}': {e}", output.display())))?;
     let size = std::fs::metadata(output).map(|m| m.len() as usize).unwrap_or(0);
-    outln!("wrote {} ({} bytes)", output.display(), thousands(size));
+    let names: Vec<&str> = dtypes.iter().map(|d| d.name()).collect();
+    if dtypes.iter().all(|&d| d == DType::F32) {
+        outln!("wrote {} ({} bytes, f32)", output.display(), thousands(size));
+    } else {
+        let f32_size = f32_file_size(&model, size);
+        outln!(
+            "wrote {} ({} bytes, dtypes {}; {} bytes in f32, {:.2}x)",
+            output.display(),
+            thousands(size),
+            names.join(", "),
+            thousands(f32_size),
+            size as f64 / f32_size as f64
+        );
+    }
+    if opts.report || opts.report_inputs.is_some() {
+        accuracy_report(&source, &interface, output, opts.report_inputs.as_deref())?;
+    }
+    Ok(())
+}
+
+/// Runs the source model (in memory) and the written file with the same inputs and prints
+/// each output's max and mean absolute error against the source.
+fn accuracy_report(
+    source: &PackedModel,
+    interface: &GraphInterface,
+    written: &Path,
+    inputs: Option<&Path>,
+) -> Result<(), Error> {
+    let isa = select_isa(None)?;
+    let bytes = write_bytes(source, interface).map_err(|e| Error::input(format!("report: {e}")))?;
+    let reference = Model::from_bytes_with(&bytes, &OpenOptions { verify_checksums: false, isa: Some(isa) })
+        .map_err(|e| Error::input(format!("report: cannot run the source model: {e}")))?;
+    let converted = open_model(written, isa).map_err(|e| Error::input(format!("report: {e}")))?;
+    let names = |m: &PackedModel| m.desc.layers.iter().map(|l| l.dtype().name()).collect::<Vec<_>>().join(", ");
+    let conv_names = converted.desc().layers.iter().map(|l| l.dtype().name()).collect::<Vec<_>>().join(", ");
+    let (what, pairs) = match inputs {
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(Error::input(format!("--report-inputs '{}' is not a folder", dir.display())));
+            }
+            let run = |m: &Model| -> Result<Vec<(String, Tensor)>, Error> {
+                let graph = Graph::new(m).map_err(|e| Error::input(format!("report: {e}")))?;
+                let named = read_inputs(&graph, dir)?;
+                let refs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
+                graph.run(&refs).map_err(|e| Error::input(format!("report: {e}")))
+            };
+            let want = run(&reference)?;
+            let got = run(&converted)?;
+            (format!("the inputs in {}", dir.display()), want.into_iter().zip(got).collect::<Vec<_>>())
+        }
+        None => {
+            let xs = random_values(REPORT_FRAMES * reference.input_size(), REPORT_SEED);
+            let run = |m: &Model| -> Result<Tensor, Error> {
+                let mut ys = vec![0.0f32; REPORT_FRAMES * m.output_size()];
+                m.run(&mut m.new_state(), &xs, &mut ys).map_err(|e| Error::input(format!("report: {e}")))?;
+                Ok(Tensor::f32(vec![REPORT_FRAMES, m.output_size()], ys))
+            };
+            let want = run(&reference)?;
+            let got = run(&converted)?;
+            let name = "output (every frame)".to_string();
+            (
+                format!("{REPORT_FRAMES} random frames in [-1, 1] (seed {REPORT_SEED}) through run"),
+                vec![((name.clone(), want), (name, got))],
+            )
+        }
+    };
+    outln!(
+        "report: {} ({conv_names}) against the source ({}), kernel set {}",
+        written.display(),
+        names(source),
+        isa.name()
+    );
+    outln!("  input: {what}");
+    outln!("  {:<24} {:<14} {:>12} {:>12} {:>12}", "output", "shape", "max abs err", "mean abs err", "max |source|");
+    for ((name, want), (_, got)) in &pairs {
+        let c = compare(got, want, Tolerance::default());
+        if let Some(m) = &c.mismatch {
+            return Err(Error::input(format!("report: output '{name}': {m}")));
+        }
+        outln!(
+            "  {:<24} {:<14} {:>12.3e} {:>12.3e} {:>12.3e}",
+            name,
+            shape_text(&want.shape),
+            c.max_abs_err,
+            c.mean_abs_err,
+            c.max_abs_expected
+        );
+    }
     Ok(())
 }

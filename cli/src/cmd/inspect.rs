@@ -1,8 +1,10 @@
 //! `recur inspect FILE.recur [--json]`: what a file holds, whether it is intact, and how it
 //! would run here.
 
-use super::{available_isas, dims_text, human_bytes, interface_lines, layer_lines, outln, role_text, thousands};
-use recur::recur_format::{parse, IoBinding, LayerDesc, ParseOptions};
+use super::{
+    available_isas, dims_text, human_bytes, interface_lines, layer_lines, outln, role_text, tensor_bytes, thousands,
+};
+use recur::recur_format::{parse, DType, IoBinding, LayerDesc, PackedLayout, ParseOptions};
 use recur::{Isa, Model, OpenOptions};
 use recur_cli::Error;
 use serde_json::{json, Value};
@@ -20,6 +22,13 @@ pub fn main(path: &Path, as_json: bool) -> Result<(), Error> {
         .map_err(|e| Error::input(format!("'{}' is not a valid .recur file: {e}", path.display())))?;
     let desc = file.desc();
     let weight_bytes: usize = file.tensors().iter().map(|t| t.len).sum();
+    // What the same model takes in f32, for comparison.
+    let f32_weight_bytes = tensor_bytes(desc, Some(DType::F32)).raw;
+    let layout_name = |l: PackedLayout| match l {
+        PackedLayout::Panel16 => "Panel16",
+        PackedLayout::Panel16K4 => "Panel16K4",
+        PackedLayout::Vector => "Vector",
+    };
     let (isa_here, isa_note) = match Isa::select() {
         Ok(i) => (
             Some(i),
@@ -64,7 +73,8 @@ pub fn main(path: &Path, as_json: bool) -> Result<(), Error> {
             .map(|t| {
                 json!({
                     "layer": t.spec.id.layer, "dir": t.spec.id.dir, "kind": t.spec.id.kind.name(),
-                    "dtype": t.spec.dtype.name(), "shape": t.spec.shape, "elements": t.spec.elems,
+                    "dtype": t.spec.dtype.name(), "layout": layout_name(t.spec.layout), "shape": t.spec.shape,
+                    "elements": t.spec.elems,
                     "offset": t.offset, "bytes": t.len, "checksum": format!("{:016x}", t.checksum),
                 })
             })
@@ -78,6 +88,8 @@ pub fn main(path: &Path, as_json: bool) -> Result<(), Error> {
             "layers": layers,
             "parameters": desc.parameter_count(),
             "weight_bytes": weight_bytes,
+            "weight_bytes_f32": f32_weight_bytes,
+            "dtypes": desc.layers.iter().map(|l| l.dtype().name()).collect::<Vec<_>>(),
             "tensors": tensors,
             "inputs": file.interface().inputs.iter().map(binding_json).collect::<Vec<_>>(),
             "outputs": file.interface().outputs.iter().map(binding_json).collect::<Vec<_>>(),
@@ -112,6 +124,17 @@ pub fn main(path: &Path, as_json: bool) -> Result<(), Error> {
         thousands(desc.parameter_count()),
         human_bytes(weight_bytes)
     );
+    if f32_weight_bytes != weight_bytes {
+        outln!(
+            "weights:    {} bytes in {} tensors ({} bytes in f32, {:.2}x)",
+            thousands(weight_bytes),
+            file.tensors().len(),
+            thousands(f32_weight_bytes),
+            weight_bytes as f64 / f32_weight_bytes as f64
+        );
+    } else {
+        outln!("weights:    {} bytes in {} tensors", thousands(weight_bytes), file.tensors().len());
+    }
     outln!("tensors:");
     for t in file.tensors() {
         let shape = if t.spec.shape[1] == 0 {
@@ -120,11 +143,12 @@ pub fn main(path: &Path, as_json: bool) -> Result<(), Error> {
             format!("[{}, {}]", t.spec.shape[0], t.spec.shape[1])
         };
         outln!(
-            "  L{}d{} {:<8} {:<5} {:<12} {:>12} bytes at {:>10}",
+            "  L{}d{} {:<8} {:<9} {:<9} {:<12} {:>12} bytes at {:>10}",
             t.spec.id.layer,
             t.spec.id.dir,
             t.spec.id.kind.name(),
             t.spec.dtype.name(),
+            layout_name(t.spec.layout),
             shape,
             thousands(t.len),
             t.offset

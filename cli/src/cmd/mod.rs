@@ -11,8 +11,8 @@ pub mod verify;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use recur::recur_format::{
-    ConstInput, ConstValues, Dim, FinalLayout, GraphInterface, IoBinding, IoRole, LayerDesc, ModelDesc, SeqLayout,
-    StateKind, StateLayout, StateSlot,
+    expected_tensors, ConstInput, ConstValues, DType, Dim, FinalLayout, GraphInterface, IoBinding, IoRole, LayerDesc,
+    ModelDesc, SeqLayout, StateKind, StateLayout, StateSlot, ALIGN,
 };
 use recur::{Isa, Model, OpenOptions};
 use recur_cli::Error;
@@ -87,6 +87,34 @@ pub fn human_bytes(n: usize) -> String {
     unreachable!()
 }
 
+/// Sizes of a file's tensors.
+pub struct TensorBytes {
+    /// Bytes of the tensors themselves.
+    pub raw: usize,
+    /// Bytes of the data section: each tensor padded to 64 bytes.
+    pub aligned: usize,
+    /// Number of tensors.
+    pub count: usize,
+}
+
+/// The sizes of the tensors of a file of `desc`, with every layer's weights in `dtype`
+/// instead of its own if given.
+pub fn tensor_bytes(desc: &ModelDesc, dtype: Option<DType>) -> TensorBytes {
+    let mut out = TensorBytes { raw: 0, aligned: 0, count: 0 };
+    for (i, layer) in desc.layers.iter().enumerate() {
+        let mut l = layer.clone();
+        if let Some(d) = dtype {
+            l.set_dtype(d);
+        }
+        for s in expected_tensors(i, &l) {
+            out.raw += s.bytes();
+            out.aligned += s.bytes().div_ceil(ALIGN) * ALIGN;
+            out.count += 1;
+        }
+    }
+    out
+}
+
 /// One line per layer: index, kind, sizes, direction, options, dtype, parameters.
 pub fn layer_lines(desc: &ModelDesc) -> Vec<String> {
     let mut out = Vec::new();
@@ -116,7 +144,7 @@ pub fn layer_lines(desc: &ModelDesc) -> Vec<String> {
                 }
                 let dir = format!("{:?}", r.direction).to_lowercase();
                 format!(
-                    "{:>3}  {:<5} {:>5} -> {:<5} {:<13} {:<4} {:>10} params{}",
+                    "{:>3}  {:<5} {:>5} -> {:<5} {:<13} {:<9} {:>10} params{}",
                     i,
                     r.cell.name(),
                     r.input_size,
@@ -128,7 +156,7 @@ pub fn layer_lines(desc: &ModelDesc) -> Vec<String> {
                 )
             }
             LayerDesc::Dense(d) => format!(
-                "{:>3}  {:<5} {:>5} -> {:<5} {:<13} {:<4} {:>10} params{}",
+                "{:>3}  {:<5} {:>5} -> {:<5} {:<13} {:<9} {:>10} params{}",
                 i,
                 "Dense",
                 d.input_size,
