@@ -32,14 +32,23 @@ use recur_format::Activation;
 /// into the model's weights and the stream's state.
 ///
 /// Invariants (established by `Model` when it validated the tensors and by `State`'s
-/// layout): `w` holds `nb * gs` panels of `k_in * 16` floats, `r` `nb * gs` panels of
-/// `hidden * 16`, `b` `2 * nb * gs * 16` floats (input biases then recurrent biases), `p`
+/// layout): `w` holds `nb * gs` panels of `k_in` inputs in the layer's dtype (see
+/// [`panel_bytes`]), `r` `nb * gs` panels of `hidden` inputs; for int8 dtypes `ws` and
+/// `rs` hold `nb * gs * 16` row scales; for `w8a8` `qx`, `qh`, `qrh` hold the quantized
+/// input, state and `r ⊙ h` (padded to a multiple of 4) and `qm` their `(scale, sum)`
+/// pairs (see [`crate::quant`]); `b` `2 * nb * gs * 16` floats (input biases then recurrent biases), `p`
 /// (if not null) `nb * 3 * 16`; `h`, `c`, `hnew` and the GRU scratch hold `nb * 16` floats;
 /// `x` holds `k_in` floats; `proj` (if not null) `nb * gs * 16`.
 #[derive(Clone, Copy)]
 pub(crate) struct DirArgs<'a> {
-    pub w: *const f32,
-    pub r: *const f32,
+    pub w: *const u8,
+    pub r: *const u8,
+    pub ws: *const f32,
+    pub rs: *const f32,
+    pub qx: *const i8,
+    pub qh: *const i8,
+    pub qrh: *const i8,
+    pub qm: *const f32,
     pub b: *const f32,
     pub p: *const f32,
     pub x: *const f32,
@@ -58,11 +67,51 @@ pub(crate) struct DirArgs<'a> {
     pub input_forget: bool,
 }
 
-/// Adds `panels · x_n` to the accumulators of a tile, for `NS` streams at once.
+/// Weight element types: the `DType` codes, as a const parameter so that each dtype
+/// compiles to its own kernels.
+pub(crate) mod dt {
+    pub const F32: u8 = 0;
+    pub const F16: u8 = 1;
+    pub const BF16: u8 = 2;
+    pub const I8: u8 = 3;
+    pub const I8A8: u8 = 4;
+}
+
+/// Bytes of one panel of `k` inputs in dtype `d`.
+#[inline(always)]
+pub(crate) const fn panel_bytes(d: u8, k: usize) -> usize {
+    match d {
+        dt::F32 => k * LANES * 4,
+        dt::F16 | dt::BF16 => k * LANES * 2,
+        _ => k.div_ceil(4) * 4 * LANES,
+    }
+}
+
+/// Loads the 16 weights of one panel row of a float dtype, widened to f32.
 ///
-/// Panel of (tile block `t`, gate `g`) is at `base + ((t * GS + g) * k) * 16`: `GS` is
-/// the number of gate panels per block in memory, `G` how many of them (from the first)
-/// are used. With `SPLIT`, gate `G - 1` accumulates into `extra[n][t]` instead (GRU
+/// # Safety
+/// `p` valid for one panel row (16 elements of the dtype).
+#[inline(always)]
+unsafe fn loadw<S: Simd, const DT: u8>(s: S, p: *const u8) -> S::V {
+    // SAFETY: per the function contract.
+    unsafe {
+        match DT {
+            dt::F16 => s.load_f16(p.cast()),
+            dt::BF16 => s.load_bf16(p.cast()),
+            _ => s.load(p.cast()),
+        }
+    }
+}
+
+/// Where the quantized input vector of a `w8a8` product lives, with its meta pair.
+pub(crate) type QIn = (*const i8, *const f32);
+
+/// Adds `panels · x_n` to the accumulators of a tile, for `NS` streams at once, with
+/// float weights (f32, or f16/bf16 widened exactly).
+///
+/// Panel of (tile block `t`, gate `g`) is at `base + (t * GS + g) * panel_bytes(k)`: `GS`
+/// is the number of gate panels per block in memory, `G` how many of them (from the
+/// first) are used. With `SPLIT`, gate `G - 1` accumulates into `extra[n][t]` instead (GRU
 /// `linear_before_reset` keeps the recurrent part of the candidate apart).
 ///
 /// Each `k` loads the tile's `TB * G` weight vectors once and feeds them to every stream:
@@ -73,15 +122,24 @@ pub(crate) struct DirArgs<'a> {
 /// # Safety
 /// `base` must hold the panels described above for `k` inputs, each `x[n]` `k` floats.
 #[inline(always)]
-unsafe fn matvec<S: Simd, const NS: usize, const TB: usize, const G: usize, const GS: usize, const SPLIT: bool>(
+unsafe fn matvec<
+    S: Simd,
+    const NS: usize,
+    const TB: usize,
+    const G: usize,
+    const GS: usize,
+    const SPLIT: bool,
+    const DT: u8,
+>(
     s: S,
     acc: &mut [[[S::V; G]; TB]; NS],
     extra: &mut [[S::V; TB]; NS],
-    base: *const f32,
+    base: *const u8,
     k: usize,
     x: [*const f32; NS],
 ) {
-    let stride = k * LANES;
+    let stride = panel_bytes(DT, k);
+    let row = panel_bytes(DT, 1);
     for kk in 0..k {
         if S::PRELOAD_WEIGHTS {
             // Load the tile's weight vectors first, then feed them to every stream: with
@@ -90,8 +148,8 @@ unsafe fn matvec<S: Simd, const NS: usize, const TB: usize, const G: usize, cons
             for (t, wt) in wv.iter_mut().enumerate() {
                 for (g, w) in wt.iter_mut().enumerate() {
                     // SAFETY: panel (t, g) lies within the caller's `TB * GS` panels and
-                    // `kk * 16 + 16 <= k * 16`.
-                    *w = unsafe { s.load(base.add((t * GS + g) * stride + kk * LANES)) };
+                    // row kk < k.
+                    *w = unsafe { loadw::<S, DT>(s, base.add((t * GS + g) * stride + kk * row)) };
                 }
             }
             for n in 0..NS {
@@ -121,8 +179,8 @@ unsafe fn matvec<S: Simd, const NS: usize, const TB: usize, const G: usize, cons
         for t in 0..TB {
             for g in 0..G {
                 // SAFETY: panel (t, g) lies within the caller's `TB * GS` panels and
-                // `kk * 16 + 16 <= k * 16`.
-                let wv = unsafe { s.load(base.add((t * GS + g) * stride + kk * LANES)) };
+                // row kk < k.
+                let wv = unsafe { loadw::<S, DT>(s, base.add((t * GS + g) * stride + kk * row)) };
                 for n in 0..NS {
                     if SPLIT && g == G - 1 {
                         extra[n][t] = s.fma(wv, xv[n], extra[n][t]);
@@ -132,6 +190,173 @@ unsafe fn matvec<S: Simd, const NS: usize, const TB: usize, const G: usize, cons
                 }
             }
         }
+    }
+}
+
+/// [`matvec`] for int8 weights and f32 inputs (`w8`): each 64-byte group of a panel holds
+/// 4 consecutive `k` per lane, widened exactly to f32; one FMA per `k`, `k` ascending.
+///
+/// # Safety
+/// As [`matvec`], with int8 panels (`ceil(k / 4)` groups of 64 bytes).
+#[inline(always)]
+unsafe fn matvec_w8<S: Simd, const NS: usize, const TB: usize, const G: usize, const GS: usize, const SPLIT: bool>(
+    s: S,
+    acc: &mut [[[S::V; G]; TB]; NS],
+    extra: &mut [[S::V; TB]; NS],
+    base: *const u8,
+    k: usize,
+    x: [*const f32; NS],
+) {
+    let stride = panel_bytes(dt::I8, k);
+    for kg in 0..k.div_ceil(4) {
+        let kn = (k - 4 * kg).min(4);
+        let mut xv = [[s.splat(0.0); 4]; NS];
+        for n in 0..NS {
+            for j in 0..kn {
+                // SAFETY: 4 kg + j < k; the caller guarantees `k` floats at `x[n]`.
+                xv[n][j] = s.splat(unsafe { *x[n].add(4 * kg + j) });
+            }
+        }
+        for t in 0..TB {
+            for g in 0..G {
+                // SAFETY: panel (t, g) lies within the caller's panels; group kg < ceil(k/4).
+                let wq = unsafe { s.load_i8x4(base.add((t * GS + g) * stride + kg * 64).cast()) };
+                for n in 0..NS {
+                    for j in 0..kn {
+                        if SPLIT && g == G - 1 {
+                            extra[n][t] = s.fma(wq[j], xv[n][j], extra[n][t]);
+                        } else {
+                            acc[n][t][g] = s.fma(wq[j], xv[n][j], acc[n][t][g]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`matvec`] for int8 weights and int8 inputs (`w8a8`): exact `i32` dot products, 4 `k`
+/// per instruction group.
+///
+/// # Safety
+/// As [`matvec_w8`]; each `q[n]` holds `k` quantized inputs padded with zeros to a
+/// multiple of 4.
+#[inline(always)]
+unsafe fn matvec_a8<S: Simd, const NS: usize, const TB: usize, const G: usize, const GS: usize, const SPLIT: bool>(
+    s: S,
+    acc: &mut [[[S::I; G]; TB]; NS],
+    extra: &mut [[S::I; TB]; NS],
+    base: *const u8,
+    k: usize,
+    q: [*const i8; NS],
+) {
+    let stride = panel_bytes(dt::I8, k);
+    for kg in 0..k.div_ceil(4) {
+        let mut x4 = [0u32; NS];
+        for n in 0..NS {
+            // SAFETY: the quantized input is padded to a multiple of 4 bytes.
+            x4[n] = unsafe { q[n].add(4 * kg).cast::<u32>().read_unaligned() };
+        }
+        for t in 0..TB {
+            for g in 0..G {
+                // SAFETY: panel (t, g) lies within the caller's panels; group kg < ceil(k/4).
+                let w = unsafe { base.add((t * GS + g) * stride + kg * 64).cast::<i8>() };
+                for n in 0..NS {
+                    // SAFETY: 64 bytes at w.
+                    unsafe {
+                        if SPLIT && g == G - 1 {
+                            extra[n][t] = s.dot4_i8(extra[n][t], w, x4[n]);
+                        } else {
+                            acc[n][t][g] = s.dot4_i8(acc[n][t][g], w, x4[n]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the products of a tile's panels with the streams' inputs to the accumulators,
+/// for any weight dtype:
+///
+/// - f32, f16, bf16: the FMA chain of each row continues from its accumulator ([`matvec`]);
+/// - int8 `w8`: a fresh FMA chain per row from zero, then `acc = fma(dot, scale, acc)`;
+/// - int8 `w8a8`: an exact `i32` dot product per row, then
+///   `acc = fma(f32(dot), scale * input_scale, acc)`.
+///
+/// `scale` points at the row scales of the tile's first panel (same panel indexing as
+/// the weights); `q` gives the quantized inputs for `w8a8`.
+///
+/// # Safety
+/// As [`matvec`] for the dtype; `scale` valid for the tile's panels (int8); `q` valid
+/// (w8a8).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn products<
+    S: Simd,
+    const NS: usize,
+    const TB: usize,
+    const G: usize,
+    const GS: usize,
+    const SPLIT: bool,
+    const DT: u8,
+>(
+    s: S,
+    acc: &mut [[[S::V; G]; TB]; NS],
+    extra: &mut [[S::V; TB]; NS],
+    base: *const u8,
+    scale: *const f32,
+    k: usize,
+    x: [*const f32; NS],
+    q: [QIn; NS],
+) {
+    match DT {
+        dt::I8 => {
+            let mut t = [[[s.splat(0.0); G]; TB]; NS];
+            let mut te = [[s.splat(0.0); TB]; NS];
+            // SAFETY: per the function contract.
+            unsafe { matvec_w8::<S, NS, TB, G, GS, SPLIT>(s, &mut t, &mut te, base, k, x) };
+            for tb in 0..TB {
+                for g in 0..G {
+                    // SAFETY: the scales of panel (tb, g), within the caller's panels.
+                    let sc = unsafe { s.load(scale.add((tb * GS + g) * LANES)) };
+                    for n in 0..NS {
+                        if SPLIT && g == G - 1 {
+                            extra[n][tb] = s.fma(te[n][tb], sc, extra[n][tb]);
+                        } else {
+                            acc[n][tb][g] = s.fma(t[n][tb][g], sc, acc[n][tb][g]);
+                        }
+                    }
+                }
+            }
+        }
+        dt::I8A8 => {
+            let mut t = [[[s.izero(); G]; TB]; NS];
+            let mut te = [[s.izero(); TB]; NS];
+            let qp: [*const i8; NS] = core::array::from_fn(|n| q[n].0);
+            // SAFETY: per the function contract.
+            unsafe { matvec_a8::<S, NS, TB, G, GS, SPLIT>(s, &mut t, &mut te, base, k, qp) };
+            // SAFETY: each stream's meta pair was written by its quantization.
+            let meta: [(f32, i32); NS] = core::array::from_fn(|n| unsafe { crate::quant::read_meta(q[n].1) });
+            for tb in 0..TB {
+                for g in 0..G {
+                    // SAFETY: the scales of panel (tb, g), within the caller's panels.
+                    let sc = unsafe { s.load(scale.add((tb * GS + g) * LANES)) };
+                    for n in 0..NS {
+                        let (xs, xsum) = meta[n];
+                        let scn = s.mul(sc, s.splat(xs));
+                        let fix = |v: S::I| if S::DOT_OFFSET { s.isub_splat(v, xsum.wrapping_mul(128)) } else { v };
+                        if SPLIT && g == G - 1 {
+                            extra[n][tb] = s.fma(s.i2f(fix(te[n][tb])), scn, extra[n][tb]);
+                        } else {
+                            acc[n][tb][g] = s.fma(s.i2f(fix(t[n][tb][g])), scn, acc[n][tb][g]);
+                        }
+                    }
+                }
+            }
+        }
+        // SAFETY: per the function contract.
+        _ => unsafe { matvec::<S, NS, TB, G, GS, SPLIT, DT>(s, acc, extra, base, k, x) },
     }
 }
 
@@ -175,13 +400,55 @@ fn hs<const NS: usize>(a: &[DirArgs; NS]) -> [*const f32; NS] {
     core::array::from_fn(|n| a[n].h)
 }
 
+/// Quantized inputs (w8a8): slot 0 the layer input, 1 the state, 2 GRU's `r ⊙ h`.
+#[inline(always)]
+fn qs<const NS: usize>(a: &[DirArgs; NS], slot: usize) -> [QIn; NS] {
+    core::array::from_fn(|n| {
+        let q = [a[n].qx, a[n].qh, a[n].qrh][slot];
+        // The meta area holds three (scale, sum) pairs; the pointer is only read for w8a8.
+        (q, a[n].qm.wrapping_add(2 * slot))
+    })
+}
+
+/// The `W x` products of a tile of blocks from `b0` (all `G` gates of each block).
+///
+/// # Safety
+/// As [`products`], for the direction's W.
+#[inline(always)]
+unsafe fn w_products<S: Simd, const NS: usize, const TB: usize, const G: usize, const DT: u8>(
+    s: S,
+    acc: &mut [[[S::V; G]; TB]; NS],
+    a: &[DirArgs; NS],
+    b0: usize,
+) {
+    let a0 = &a[0];
+    let mut none = [[s.splat(0.0); TB]; NS];
+    // SAFETY: the tile's panels lie within W (and its scales).
+    unsafe {
+        products::<S, NS, TB, G, G, false, DT>(
+            s,
+            acc,
+            &mut none,
+            a0.w.add(b0 * G * panel_bytes(DT, a0.k_in)),
+            a0.ws.wrapping_add(b0 * G * LANES),
+            a0.k_in,
+            xs(a),
+            qs(a, 0),
+        )
+    }
+}
+
 /// LSTM, one tile of `TB` blocks starting at block `b0`, for `NS` streams.
 ///
 /// # Safety
 /// Every `a[n]` satisfies the [`DirArgs`] invariants and all share the same weights and
 /// sizes; either all or none have a projection; `b0 + TB <= nb`.
 #[inline(always)]
-pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
+pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+    s: S,
+    a: &[DirArgs; NS],
+    b0: usize,
+) {
     const G: usize = 4;
     let a0 = &a[0];
     let mut acc = [[[s.splat(0.0); G]; TB]; NS];
@@ -197,22 +464,17 @@ pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize>(s: S, 
     // SAFETY: the tile's panels are within W and R; x holds k_in floats, h hidden floats.
     unsafe {
         if a0.proj.is_null() {
-            matvec::<S, NS, TB, G, G, false>(
-                s,
-                &mut acc,
-                &mut none,
-                a0.w.add(b0 * G * a0.k_in * LANES),
-                a0.k_in,
-                xs(a),
-            );
+            w_products::<S, NS, TB, G, DT>(s, &mut acc, a, b0);
         }
-        matvec::<S, NS, TB, G, G, false>(
+        products::<S, NS, TB, G, G, false, DT>(
             s,
             &mut acc,
             &mut none,
-            a0.r.add(b0 * G * a0.hidden * LANES),
+            a0.r.add(b0 * G * panel_bytes(DT, a0.hidden)),
+            a0.rs.wrapping_add(b0 * G * LANES),
             a0.hidden,
             hs(a),
+            qs(a, 1),
         );
     }
     let [fa, ga, ha] = a0.acts;
@@ -248,7 +510,11 @@ pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize>(s: S, 
 /// # Safety
 /// As [`lstm_tile`].
 #[inline(always)]
-pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
+pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+    s: S,
+    a: &[DirArgs; NS],
+    b0: usize,
+) {
     const G: usize = 3;
     let a0 = &a[0];
     let mut acc = [[[s.splat(0.0); G]; TB]; NS];
@@ -269,17 +535,18 @@ pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize>(s: 
     // SAFETY: as in `lstm_tile`.
     unsafe {
         if a0.proj.is_null() {
-            let mut none = [[s.splat(0.0); TB]; NS];
-            matvec::<S, NS, TB, G, G, false>(
-                s,
-                &mut acc,
-                &mut none,
-                a0.w.add(b0 * G * a0.k_in * LANES),
-                a0.k_in,
-                xs(a),
-            );
+            w_products::<S, NS, TB, G, DT>(s, &mut acc, a, b0);
         }
-        matvec::<S, NS, TB, G, G, true>(s, &mut acc, &mut nh, a0.r.add(b0 * G * a0.hidden * LANES), a0.hidden, hs(a));
+        products::<S, NS, TB, G, G, true, DT>(
+            s,
+            &mut acc,
+            &mut nh,
+            a0.r.add(b0 * G * panel_bytes(DT, a0.hidden)),
+            a0.rs.wrapping_add(b0 * G * LANES),
+            a0.hidden,
+            hs(a),
+            qs(a, 1),
+        );
     }
     let [fa, ga, _] = a0.acts;
     for n in 0..NS {
@@ -305,7 +572,11 @@ pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize>(s: 
 /// # Safety
 /// As [`lstm_tile`].
 #[inline(always)]
-pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
+pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+    s: S,
+    a: &[DirArgs; NS],
+    b0: usize,
+) {
     const G: usize = 3;
     let a0 = &a[0];
     let mut acc = [[[s.splat(0.0); G]; TB]; NS];
@@ -321,14 +592,7 @@ pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize>(s
     // SAFETY: as in `lstm_tile`; only the z and r panels of R are read here.
     unsafe {
         if a0.proj.is_null() {
-            matvec::<S, NS, TB, G, G, false>(
-                s,
-                &mut acc,
-                &mut none,
-                a0.w.add(b0 * G * a0.k_in * LANES),
-                a0.k_in,
-                xs(a),
-            );
+            w_products::<S, NS, TB, G, DT>(s, &mut acc, a, b0);
         }
         let mut acc2 = [[[s.splat(0.0); 2]; TB]; NS];
         for n in 0..NS {
@@ -336,13 +600,15 @@ pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize>(s
                 acc2[n][t] = [acc[n][t][0], acc[n][t][1]];
             }
         }
-        matvec::<S, NS, TB, 2, G, false>(
+        products::<S, NS, TB, 2, G, false, DT>(
             s,
             &mut acc2,
             &mut none,
-            a0.r.add(b0 * G * a0.hidden * LANES),
+            a0.r.add(b0 * G * panel_bytes(DT, a0.hidden)),
+            a0.rs.wrapping_add(b0 * G * LANES),
             a0.hidden,
             hs(a),
+            qs(a, 1),
         );
         for n in 0..NS {
             for t in 0..TB {
@@ -374,7 +640,11 @@ pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize>(s
 /// # Safety
 /// As [`lstm_tile`]; pass 1 has run for every block of every stream.
 #[inline(always)]
-pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
+pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+    s: S,
+    a: &[DirArgs; NS],
+    b0: usize,
+) {
     const G: usize = 3;
     let a0 = &a[0];
     let mut acc = [[[s.splat(0.0); 1]; TB]; NS];
@@ -388,13 +658,15 @@ pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize>(s
     let rhs: [*const f32; NS] = core::array::from_fn(|n| a[n].rh as *const f32);
     // SAFETY: the candidate panel of block b is panel b * 3 + 2 of R; rh holds `hidden` floats.
     unsafe {
-        matvec::<S, NS, TB, 1, G, false>(
+        products::<S, NS, TB, 1, G, false, DT>(
             s,
             &mut acc,
             &mut none,
-            a0.r.add((b0 * G + 2) * a0.hidden * LANES),
+            a0.r.add((b0 * G + 2) * panel_bytes(DT, a0.hidden)),
+            a0.rs.wrapping_add((b0 * G + 2) * LANES),
             a0.hidden,
             rhs,
+            qs(a, 2),
         );
     }
     let ga = &a0.acts[1];
@@ -418,7 +690,11 @@ pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize>(s
 /// # Safety
 /// As [`lstm_tile`].
 #[inline(always)]
-pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a: &[DirArgs; NS], b0: usize) {
+pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+    s: S,
+    a: &[DirArgs; NS],
+    b0: usize,
+) {
     let a0 = &a[0];
     let mut acc = [[[s.splat(0.0); 1]; TB]; NS];
     let mut none = [[s.splat(0.0); TB]; NS];
@@ -431,9 +707,18 @@ pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a
     // SAFETY: as in `lstm_tile`.
     unsafe {
         if a0.proj.is_null() {
-            matvec::<S, NS, TB, 1, 1, false>(s, &mut acc, &mut none, a0.w.add(b0 * a0.k_in * LANES), a0.k_in, xs(a));
+            w_products::<S, NS, TB, 1, DT>(s, &mut acc, a, b0);
         }
-        matvec::<S, NS, TB, 1, 1, false>(s, &mut acc, &mut none, a0.r.add(b0 * a0.hidden * LANES), a0.hidden, hs(a));
+        products::<S, NS, TB, 1, 1, false, DT>(
+            s,
+            &mut acc,
+            &mut none,
+            a0.r.add(b0 * panel_bytes(DT, a0.hidden)),
+            a0.rs.wrapping_add(b0 * LANES),
+            a0.hidden,
+            hs(a),
+            qs(a, 1),
+        );
     }
     let fa = &a0.acts[0];
     for n in 0..NS {
@@ -449,15 +734,18 @@ pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize, const NS: usize>(s: S, a
 /// streams (Softmax/LogSoftmax are applied afterwards over the whole output).
 ///
 /// # Safety
-/// `w` holds `nb` panels of `k * 16`, `b` `nb * 16`, each `x[n]` `k` floats, each
+/// `w` holds `nb` panels of `k` inputs in dtype `DT`, `scale` (int8) `nb * 16` row scales,
+/// `b` `nb * 16`, each `x[n]` `k` floats (and `q[n]` its quantization for w8a8), each
 /// `out[n]` `nb * 16`; `b0 + TB <= nb`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn dense_tile<S: Simd, const TB: usize, const NS: usize>(
+pub(crate) unsafe fn dense_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
     s: S,
-    w: *const f32,
+    w: *const u8,
+    scale: *const f32,
     b: *const f32,
     x: [*const f32; NS],
+    q: [QIn; NS],
     k: usize,
     out: [*mut f32; NS],
     b0: usize,
@@ -472,7 +760,16 @@ pub(crate) unsafe fn dense_tile<S: Simd, const TB: usize, const NS: usize>(
                 a[0] = s.load(b.add((b0 + t) * LANES));
             }
         }
-        matvec::<S, NS, TB, 1, 1, false>(s, &mut acc, &mut none, w.add(b0 * k * LANES), k, x);
+        products::<S, NS, TB, 1, 1, false, DT>(
+            s,
+            &mut acc,
+            &mut none,
+            w.add(b0 * panel_bytes(DT, k)),
+            scale.wrapping_add(b0 * LANES),
+            k,
+            x,
+            q,
+        );
         for n in 0..NS {
             for t in 0..TB {
                 s.store(out[n].add((b0 + t) * LANES), crate::math::activate_dense(s, act, acc[n][t][0]));
@@ -482,30 +779,40 @@ pub(crate) unsafe fn dense_tile<S: Simd, const TB: usize, const NS: usize>(
 }
 
 /// Input projection of a sequence: for frames `0..frames` and every gate panel `p`,
-/// `proj[f][p] = init(p) + W_p x_f` with the same initial value and order as the fused
-/// step. Tiles of `FT` frames share each loaded weight row.
+/// `proj[f][p] = init(p) + W_p x_f` with the same initial value and operations as the
+/// fused step (the same [`products`] call, with frames in place of streams). Tiles of
+/// `FT` frames share each loaded weight row.
 ///
 /// `init_wb_only(p)` says whether panel `p` starts from `Wb` alone. Only panels
 /// `range.0..range.1` are computed (threads take disjoint ranges).
 ///
 /// # Safety
-/// `w` holds `panels` panels of `k * 16`; `b` the layer's bias tensor (`2 * panels * 16`);
-/// `xs` `frames * k` floats (frame-major); `proj` `frames * panels * 16`.
+/// `w` holds `panels` panels of `k` inputs in dtype `DT` (`scale` their row scales for
+/// int8); `b` the layer's bias tensor (`2 * panels * 16`); `xs` `frames * k` floats
+/// (frame-major); for w8a8 `qx` the quantized frames (`frames` rows of
+/// `k.next_multiple_of(4)` bytes) and `qm` their `frames` (scale, sum) pairs; `proj`
+/// `frames * panels * 16`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn project<S: Simd>(
+pub(crate) unsafe fn project<S: Simd, const DT: u8>(
     s: S,
-    w: *const f32,
+    w: *const u8,
+    scale: *const f32,
     b: *const f32,
     panels: usize,
     range: (usize, usize),
     k: usize,
     xs: *const f32,
+    qx: *const i8,
+    qm: *const f32,
     frames: usize,
     proj: *mut f32,
     wb_only: impl Fn(usize) -> bool,
 ) {
     const FT: usize = 8;
+    let kq = k.next_multiple_of(4);
+    let xf = |f: usize| xs.wrapping_add(f * k);
+    let qf = |f: usize| -> QIn { (qx.wrapping_add(f * kq), qm.wrapping_add(2 * f)) };
     for p in range.0..range.1 {
         // SAFETY: per the function contract.
         let init = unsafe {
@@ -516,35 +823,29 @@ pub(crate) unsafe fn project<S: Simd>(
             }
         };
         // SAFETY: panel p lies within W.
-        let wp = unsafe { w.add(p * k * LANES) };
+        let wp = unsafe { w.add(p * panel_bytes(DT, k)) };
+        let sp = scale.wrapping_add(p * LANES);
         let mut f0 = 0;
         while f0 + FT <= frames {
-            let mut acc = [init; FT];
-            for kk in 0..k {
-                // SAFETY: kk < k.
-                let wv = unsafe { s.load(wp.add(kk * LANES)) };
-                for (t, a) in acc.iter_mut().enumerate() {
-                    // SAFETY: frame f0 + t < frames.
-                    let xv = s.splat(unsafe { *xs.add((f0 + t) * k + kk) });
-                    *a = s.fma(wv, xv, *a);
-                }
-            }
+            let mut acc = [[[init; 1]; 1]; FT];
+            let mut none = [[init; 1]; FT];
+            let x: [*const f32; FT] = core::array::from_fn(|t| xf(f0 + t));
+            let q: [QIn; FT] = core::array::from_fn(|t| qf(f0 + t));
+            // SAFETY: frames f0..f0+FT exist; panel p within W.
+            unsafe { products::<S, FT, 1, 1, 1, false, DT>(s, &mut acc, &mut none, wp, sp, k, x, q) };
             for (t, a) in acc.iter().enumerate() {
                 // SAFETY: frame f0 + t < frames, panel p < panels.
-                unsafe { s.store(proj.add(((f0 + t) * panels + p) * LANES), *a) };
+                unsafe { s.store(proj.add(((f0 + t) * panels + p) * LANES), a[0][0]) };
             }
             f0 += FT;
         }
         while f0 < frames {
-            let mut a = init;
-            for kk in 0..k {
-                // SAFETY: kk < k, f0 < frames.
-                unsafe {
-                    a = s.fma(s.load(wp.add(kk * LANES)), s.splat(*xs.add(f0 * k + kk)), a);
-                }
-            }
+            let mut acc = [[[init; 1]; 1]; 1];
+            let mut none = [[init; 1]; 1];
+            // SAFETY: frame f0 < frames; panel p within W.
+            unsafe { products::<S, 1, 1, 1, 1, false, DT>(s, &mut acc, &mut none, wp, sp, k, [xf(f0)], [qf(f0)]) };
             // SAFETY: as above.
-            unsafe { s.store(proj.add((f0 * panels + p) * LANES), a) };
+            unsafe { s.store(proj.add((f0 * panels + p) * LANES), acc[0][0][0]) };
             f0 += 1;
         }
     }

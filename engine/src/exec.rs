@@ -1,7 +1,7 @@
 //! Execution: `step` (one frame of one stream) and `run` (a whole sequence), written once
 //! generically and instantiated per kernel set behind one `#[target_feature]` entry each.
 
-use crate::cell::{self, DirArgs};
+use crate::cell::{self, dt, DirArgs, QIn};
 use crate::isa::Isa;
 use crate::kernels::{Simd, LANES};
 use crate::model::{Model, Plan, RecPlan, State};
@@ -50,7 +50,12 @@ fn kind_of(cell: CellKind, lbr: bool, phase: usize) -> u8 {
 /// Every `a[n]` satisfies the [`DirArgs`] invariants for the same layer direction;
 /// `lo <= hi <= nb`; no other thread writes blocks `lo..hi` of these streams.
 #[inline(always)]
-unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[DirArgs; NS], lo: usize, hi: usize) {
+unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8, const DT: u8>(
+    s: S,
+    a: &[DirArgs; NS],
+    lo: usize,
+    hi: usize,
+) {
     macro_rules! tiles {
         ($f:ident, $tile:expr) => {{
             let mut b = lo;
@@ -61,7 +66,7 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[Di
                         while b + 2 <= hi {
                             // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
                             // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                            unsafe { cell::$f::<S, 2, NS>(s, a, b) };
+                            unsafe { cell::$f::<S, 2, NS, DT>(s, a, b) };
                             b += 2;
                         }
                     }
@@ -69,7 +74,7 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[Di
                         while b + 3 <= hi {
                             // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
                             // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                            unsafe { cell::$f::<S, 3, NS>(s, a, b) };
+                            unsafe { cell::$f::<S, 3, NS, DT>(s, a, b) };
                             b += 3;
                         }
                     }
@@ -77,7 +82,7 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[Di
                         while b + 4 <= hi {
                             // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
                             // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                            unsafe { cell::$f::<S, 4, NS>(s, a, b) };
+                            unsafe { cell::$f::<S, 4, NS, DT>(s, a, b) };
                             b += 4;
                         }
                     }
@@ -85,7 +90,7 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[Di
                         while b + 8 <= hi {
                             // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
                             // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                            unsafe { cell::$f::<S, 8, NS>(s, a, b) };
+                            unsafe { cell::$f::<S, 8, NS, DT>(s, a, b) };
                             b += 8;
                         }
                     }
@@ -96,13 +101,13 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[Di
             if NS == 1 && $tile > 2 {
                 while b + 2 <= hi {
                     // SAFETY: b + 2 <= hi <= nb; the rest is the caller's contract.
-                    unsafe { cell::$f::<S, 2, NS>(s, a, b) };
+                    unsafe { cell::$f::<S, 2, NS, DT>(s, a, b) };
                     b += 2;
                 }
             }
             while b < hi {
                 // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                unsafe { cell::$f::<S, 1, NS>(s, a, b) };
+                unsafe { cell::$f::<S, 1, NS, DT>(s, a, b) };
                 b += 1;
             }
         }};
@@ -122,11 +127,13 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8>(s: S, a: &[Di
 /// See [`cell::dense_tile`]; `hi <= nb`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn dense_generic<S: Simd, const NS: usize>(
+unsafe fn dense_generic<S: Simd, const NS: usize, const DT: u8>(
     s: S,
-    w: *const f32,
+    w: *const u8,
+    scale: *const f32,
     b: *const f32,
     x: [*const f32; NS],
+    q: [QIn; NS],
     k: usize,
     out: [*mut f32; NS],
     lo: usize,
@@ -138,13 +145,13 @@ unsafe fn dense_generic<S: Simd, const NS: usize>(
     if NS == 1 && S::TILE_RNN >= 4 {
         while blk + 4 <= hi {
             // SAFETY: blk + 4 <= hi <= nb and the function contract.
-            unsafe { cell::dense_tile::<S, 4, NS>(s, w, b, x, k, out, blk, act) };
+            unsafe { cell::dense_tile::<S, 4, NS, DT>(s, w, scale, b, x, q, k, out, blk, act) };
             blk += 4;
         }
     }
     while blk < hi {
         // SAFETY: blk < hi <= nb and the function contract.
-        unsafe { cell::dense_tile::<S, 1, NS>(s, w, b, x, k, out, blk, act) };
+        unsafe { cell::dense_tile::<S, 1, NS, DT>(s, w, scale, b, x, q, k, out, blk, act) };
         blk += 1;
     }
 }
@@ -159,7 +166,7 @@ pub(crate) trait Exec: Simd {
     ///
     /// # Safety
     /// See [`blocks_generic`].
-    unsafe fn blocks<const NS: usize>(self, kind: u8, a: &[DirArgs; NS], lo: usize, hi: usize);
+    unsafe fn blocks<const NS: usize>(self, kind: u8, dtype: u8, a: &[DirArgs; NS], lo: usize, hi: usize);
     /// Dense layer over blocks `lo..hi`.
     ///
     /// # Safety
@@ -167,9 +174,12 @@ pub(crate) trait Exec: Simd {
     #[allow(clippy::too_many_arguments)]
     unsafe fn dense<const NS: usize>(
         self,
-        w: *const f32,
+        dtype: u8,
+        w: *const u8,
+        scale: *const f32,
         b: *const f32,
         x: [*const f32; NS],
+        q: [QIn; NS],
         k: usize,
         out: [*mut f32; NS],
         lo: usize,
@@ -181,23 +191,27 @@ pub(crate) trait Exec: Simd {
     /// # Safety
     /// See [`cell::project`].
     #[allow(clippy::too_many_arguments)]
-    unsafe fn project(
-        self,
-        w: *const f32,
-        b: *const f32,
-        panels: usize,
-        range: (usize, usize),
-        k: usize,
-        xs: *const f32,
-        frames: usize,
-        proj: *mut f32,
-        gru_lbr: bool,
-    );
+    unsafe fn project(self, dtype: u8, p: &ProjectArgs, range: (usize, usize));
     /// Softmax or LogSoftmax in place.
     ///
     /// # Safety
     /// See [`crate::math::softmax_in_place`].
     unsafe fn softmax(self, v: *mut f32, n: usize, log: bool);
+}
+
+/// The operands of one input projection (see [`cell::project`]).
+pub(crate) struct ProjectArgs {
+    pub w: *const u8,
+    pub scale: *const f32,
+    pub b: *const f32,
+    pub panels: usize,
+    pub k: usize,
+    pub xs: *const f32,
+    pub qx: *const i8,
+    pub qm: *const f32,
+    pub frames: usize,
+    pub proj: *mut f32,
+    pub gru_lbr: bool,
 }
 
 /// Implements [`Exec`] for a kernel set: every method forwards to a nested function that
@@ -207,31 +221,50 @@ macro_rules! impl_exec {
     ($ty:ty $(, $feat:literal)?) => {
         impl Exec for $ty {
             #[inline(always)]
-            unsafe fn blocks<const NS: usize>(self, k: u8, a: &[DirArgs; NS], lo: usize, hi: usize) {
+            unsafe fn blocks<const NS: usize>(self, k: u8, d: u8, a: &[DirArgs; NS], lo: usize, hi: usize) {
                 /// # Safety
                 /// The CPU has the set's features; see [`blocks_generic`].
                 $(#[target_feature(enable = $feat)])?
-                unsafe fn go<const NS: usize, const KIND: u8>(s: $ty, a: &[DirArgs; NS], lo: usize, hi: usize) {
+                unsafe fn go<const NS: usize, const KIND: u8, const DT: u8>(
+                    s: $ty,
+                    a: &[DirArgs; NS],
+                    lo: usize,
+                    hi: usize,
+                ) {
                     // SAFETY: forwarded contract.
-                    unsafe { blocks_generic::<$ty, NS, KIND>(s, a, lo, hi) }
+                    unsafe { blocks_generic::<$ty, NS, KIND, DT>(s, a, lo, hi) }
+                }
+                macro_rules! by_dtype {
+                    ($kind:expr) => {
+                        match d {
+                            dt::F16 => go::<NS, { $kind }, { dt::F16 }>(self, a, lo, hi),
+                            dt::BF16 => go::<NS, { $kind }, { dt::BF16 }>(self, a, lo, hi),
+                            dt::I8 => go::<NS, { $kind }, { dt::I8 }>(self, a, lo, hi),
+                            dt::I8A8 => go::<NS, { $kind }, { dt::I8A8 }>(self, a, lo, hi),
+                            _ => go::<NS, { $kind }, { dt::F32 }>(self, a, lo, hi),
+                        }
+                    };
                 }
                 // SAFETY: the token proves the CPU has the features; forwarded contract.
                 unsafe {
                     match k {
-                        kind::LSTM => go::<NS, { kind::LSTM }>(self, a, lo, hi),
-                        kind::GRU_LBR => go::<NS, { kind::GRU_LBR }>(self, a, lo, hi),
-                        kind::GRU_P1 => go::<NS, { kind::GRU_P1 }>(self, a, lo, hi),
-                        kind::GRU_P2 => go::<NS, { kind::GRU_P2 }>(self, a, lo, hi),
-                        _ => go::<NS, { kind::RNN }>(self, a, lo, hi),
+                        kind::LSTM => by_dtype!(kind::LSTM),
+                        kind::GRU_LBR => by_dtype!(kind::GRU_LBR),
+                        kind::GRU_P1 => by_dtype!(kind::GRU_P1),
+                        kind::GRU_P2 => by_dtype!(kind::GRU_P2),
+                        _ => by_dtype!(kind::RNN),
                     }
                 }
             }
             #[inline(always)]
             unsafe fn dense<const NS: usize>(
                 self,
-                w: *const f32,
+                d: u8,
+                w: *const u8,
+                scale: *const f32,
                 b: *const f32,
                 x: [*const f32; NS],
+                q: [QIn; NS],
                 k: usize,
                 out: [*mut f32; NS],
                 lo: usize,
@@ -242,11 +275,13 @@ macro_rules! impl_exec {
                 /// The CPU has the set's features; see [`dense_generic`].
                 $(#[target_feature(enable = $feat)])?
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn go<const NS: usize>(
+                unsafe fn go<const NS: usize, const DT: u8>(
                     s: $ty,
-                    w: *const f32,
+                    w: *const u8,
+                    scale: *const f32,
                     b: *const f32,
                     x: [*const f32; NS],
+                    q: [QIn; NS],
                     k: usize,
                     out: [*mut f32; NS],
                     lo: usize,
@@ -254,46 +289,45 @@ macro_rules! impl_exec {
                     act: DenseAct,
                 ) {
                     // SAFETY: forwarded contract.
-                    unsafe { dense_generic::<$ty, NS>(s, w, b, x, k, out, lo, hi, act) }
+                    unsafe { dense_generic::<$ty, NS, DT>(s, w, scale, b, x, q, k, out, lo, hi, act) }
                 }
                 // SAFETY: the token proves the CPU has the features; forwarded contract.
-                unsafe { go::<NS>(self, w, b, x, k, out, lo, hi, act) }
+                unsafe {
+                    match d {
+                        dt::F16 => go::<NS, { dt::F16 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
+                        dt::BF16 => go::<NS, { dt::BF16 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
+                        dt::I8 => go::<NS, { dt::I8 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
+                        dt::I8A8 => go::<NS, { dt::I8A8 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
+                        _ => go::<NS, { dt::F32 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
+                    }
+                }
             }
             #[inline(always)]
-            unsafe fn project(
-                self,
-                w: *const f32,
-                b: *const f32,
-                panels: usize,
-                range: (usize, usize),
-                k: usize,
-                xs: *const f32,
-                frames: usize,
-                proj: *mut f32,
-                gru_lbr: bool,
-            ) {
+            unsafe fn project(self, d: u8, p: &ProjectArgs, range: (usize, usize)) {
                 /// # Safety
                 /// The CPU has the set's features; see [`cell::project`].
                 $(#[target_feature(enable = $feat)])?
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn go(
-                    s: $ty,
-                    w: *const f32,
-                    b: *const f32,
-                    panels: usize,
-                    range: (usize, usize),
-                    k: usize,
-                    xs: *const f32,
-                    frames: usize,
-                    proj: *mut f32,
-                    gru_lbr: bool,
-                ) {
+                unsafe fn go<const DT: u8>(s: $ty, p: &ProjectArgs, range: (usize, usize)) {
+                    let lbr = p.gru_lbr;
                     // SAFETY: forwarded contract. GRU with linear_before_reset starts the
                     // candidate's projection (every third panel) from Wb alone.
-                    unsafe { cell::project(s, w, b, panels, range, k, xs, frames, proj, |p| gru_lbr && p % 3 == 2) }
+                    unsafe {
+                        cell::project::<$ty, DT>(
+                            s, p.w, p.scale, p.b, p.panels, range, p.k, p.xs, p.qx, p.qm, p.frames, p.proj,
+                            |q| lbr && q % 3 == 2,
+                        )
+                    }
                 }
                 // SAFETY: the token proves the CPU has the features; forwarded contract.
-                unsafe { go(self, w, b, panels, range, k, xs, frames, proj, gru_lbr) }
+                unsafe {
+                    match d {
+                        dt::F16 => go::<{ dt::F16 }>(self, p, range),
+                        dt::BF16 => go::<{ dt::BF16 }>(self, p, range),
+                        dt::I8 => go::<{ dt::I8 }>(self, p, range),
+                        dt::I8A8 => go::<{ dt::I8A8 }>(self, p, range),
+                        _ => go::<{ dt::F32 }>(self, p, range),
+                    }
+                }
             }
             #[inline(always)]
             unsafe fn softmax(self, v: *mut f32, n: usize, log: bool) {
@@ -314,7 +348,9 @@ macro_rules! impl_exec {
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::x86_64::{avx2::Avx2, avx512::Avx512};
 #[cfg(target_arch = "x86_64")]
-impl_exec!(Avx512, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
+impl_exec!(Avx512<false>, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
+#[cfg(target_arch = "x86_64")]
+impl_exec!(Avx512<true>, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c");
 #[cfg(target_arch = "x86_64")]
 impl_exec!(Avx2, "avx2,fma,f16c");
 #[cfg(target_arch = "aarch64")]
@@ -331,9 +367,15 @@ macro_rules! dispatch {
         match $isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => {
-                // SAFETY: a model holds Avx512 only if the CPU has it (checked when built).
-                let $s = unsafe { Avx512::new().unwrap_unchecked() };
-                $body
+                // Int8 dot products use VNNI where the CPU has it (same bits either way).
+                if let Some(v) = Avx512::new_vnni() {
+                    let $s = v;
+                    $body
+                } else {
+                    // SAFETY: a model holds Avx512 only if the CPU has it (checked when built).
+                    let $s = unsafe { Avx512::new().unwrap_unchecked() };
+                    $body
+                }
             }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => {
@@ -359,17 +401,45 @@ macro_rules! dispatch {
     };
 }
 
+/// Quantizes the inputs a `w8a8` pass reads (no-op for other dtypes): before pass 0 the
+/// state `h` (and the layer input `x` unless a projection replaces it), before GRU's
+/// second pass `r ⊙ h`.
+///
+/// # Safety
+/// `a` satisfies the [`DirArgs`] invariants; no other thread uses this stream's state.
+#[inline(always)]
+unsafe fn quantize_inputs(dtype: u8, phase: usize, a: &DirArgs) {
+    if dtype != dt::I8A8 {
+        return;
+    }
+    // SAFETY: the state's quantization areas hold the widest vectors (see `Scratch`).
+    unsafe {
+        if phase == 0 {
+            crate::quant::quantize_raw(a.h, a.hidden, a.qh as *mut i8, (a.qm as *mut f32).add(2));
+            if a.proj.is_null() {
+                crate::quant::quantize_raw(a.x, a.k_in, a.qx as *mut i8, a.qm as *mut f32);
+            }
+        } else {
+            crate::quant::quantize_raw(a.rh, a.hidden, a.qrh as *mut i8, (a.qm as *mut f32).add(4));
+        }
+    }
+}
+
 /// Runs one direction's recurrence for one frame of one stream: every pass over every
 /// block, then `hnew -> h`.
 ///
 /// # Safety
 /// `a` satisfies the [`DirArgs`] invariants.
 #[inline(always)]
-unsafe fn rec_frame<S: Exec>(s: S, cell: CellKind, lbr: bool, a: &DirArgs) {
+unsafe fn rec_frame<S: Exec>(s: S, rp: &RecPlan, a: &DirArgs) {
+    let (cell, lbr) = (rp.desc.cell, rp.desc.linear_before_reset);
     let arr = [*a];
     for phase in 0..phases(cell, lbr) {
         // SAFETY: forwarded contract; all blocks, one thread.
-        unsafe { s.blocks::<1>(kind_of(cell, lbr, phase), &arr, 0, a.nb) };
+        unsafe {
+            quantize_inputs(rp.dt, phase, a);
+            s.blocks::<1>(kind_of(cell, lbr, phase), rp.dt, &arr, 0, a.nb)
+        };
     }
     // SAFETY: h and hnew are distinct state areas of nb * 16 floats.
     unsafe { core::ptr::copy_nonoverlapping(a.hnew, a.h as *mut f32, a.nb * LANES) };
@@ -394,8 +464,14 @@ unsafe fn dir_args<'a>(
     // SAFETY: offsets come from the model's validated plan and state layout.
     unsafe {
         DirArgs {
-            w: w.add(dp.w),
-            r: w.add(dp.r),
+            w: w.add(dp.w).cast(),
+            r: w.add(dp.r).cast(),
+            ws: dp.ws.map_or(core::ptr::null(), |o| w.add(o)),
+            rs: dp.rs.map_or(core::ptr::null(), |o| w.add(o)),
+            qx: st.add(sc.qx).cast_const().cast(),
+            qh: st.add(sc.qh).cast_const().cast(),
+            qrh: st.add(sc.qrh).cast_const().cast(),
+            qm: st.add(sc.qm),
             b: w.add(dp.b),
             p: dp.p.map_or(core::ptr::null(), |p| w.add(p)),
             x,
@@ -421,11 +497,25 @@ unsafe fn dir_args<'a>(
 /// # Safety
 /// `x` holds the layer's input, `out` `nb * 16` floats.
 #[inline(always)]
-unsafe fn dense_frame<S: Exec>(s: S, dp: &crate::model::DensePlan, w: *const f32, x: *const f32, out: *mut f32) {
+unsafe fn dense_frame<S: Exec>(
+    s: S,
+    dp: &crate::model::DensePlan,
+    w: *const f32,
+    st: *mut f32,
+    sc: crate::model::Scratch,
+    x: *const f32,
+    out: *mut f32,
+) {
     let act = dp.desc.activation;
-    // SAFETY: offsets from the validated plan; out holds nb * 16 floats.
+    // SAFETY: offsets from the validated plan; out holds nb * 16 floats; the state's
+    // quantization areas hold the widest input.
     unsafe {
-        s.dense::<1>(w.add(dp.w), w.add(dp.b), [x], dp.desc.input_size, [out], 0, dp.nb, act);
+        let q: QIn = (st.add(sc.qx).cast_const().cast(), st.add(sc.qm).cast_const());
+        if dp.dt == dt::I8A8 {
+            crate::quant::quantize_raw(x, dp.desc.input_size, q.0 as *mut i8, st.add(sc.qm));
+        }
+        let ws = dp.ws.map_or(core::ptr::null(), |o| w.add(o));
+        s.dense::<1>(dp.dt, w.add(dp.w).cast(), ws, w.add(dp.b), [x], [q], dp.desc.input_size, [out], 0, dp.nb, act);
         if matches!(act, DenseAct::Softmax | DenseAct::LogSoftmax) {
             s.softmax(out, dp.desc.output_size, act == DenseAct::LogSoftmax);
         }
@@ -449,14 +539,14 @@ unsafe fn step_generic<S: Exec>(s: S, m: &Model, state: &mut State, x: *const f3
                 // SAFETY: bases of this model's weights and state.
                 let a = unsafe { dir_args(m, rp, 0, w, st, inp, core::ptr::null()) };
                 // SAFETY: a satisfies the invariants by construction.
-                unsafe { rec_frame(s, rp.desc.cell, rp.desc.linear_before_reset, &a) };
+                unsafe { rec_frame(s, rp, &a) };
                 inp = a.h;
             }
             Plan::Dense(dp) => {
                 // SAFETY: scratch buffers hold the widest layer output.
                 let out = unsafe { st.add(sc.buf[which]) };
                 // SAFETY: inp holds the layer's input.
-                unsafe { dense_frame(s, dp, w, inp, out) };
+                unsafe { dense_frame(s, dp, w, st, sc, inp, out) };
                 inp = out;
                 which ^= 1;
             }
@@ -481,6 +571,9 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
     let mut first = true;
     let mut cur_width = m.input_size();
     let mut proj: Vec<f32> = Vec::new();
+    // w8a8 layers: every input frame quantized, with its (scale, sum) pair.
+    let mut qx: Vec<i8> = Vec::new();
+    let mut qm: Vec<f32> = Vec::new();
     for plan in &m.inner.plans {
         let cur: &[f32] = if first { xs } else { &buf };
         match plan {
@@ -504,18 +597,47 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                     // its own panels of every frame, with the same per-row order).
                     let macs = frames * panels * LANES * rp.desc.input_size;
                     let threads = if macs >= PROJECT_SPLIT_MACS { m.pool_threads() } else { 1 };
-                    let wp = SendPtr(w);
-                    let (xp, pp) = (SendPtr(cur.as_ptr()), SendPtr(proj.as_mut_ptr()));
                     let k_in = rp.desc.input_size;
-                    let (woff, boff) = (dp.w, dp.b);
+                    if rp.dt == dt::I8A8 && d == 0 {
+                        // Every frame quantized once for both directions.
+                        let kq = k_in.next_multiple_of(4);
+                        qx.resize(frames * kq, 0);
+                        qm.resize(frames * 2, 0.0);
+                        for f in 0..frames {
+                            // SAFETY: frame f of `cur` holds k_in floats; qx has room for
+                            // frame f's kq bytes, qm for its pair.
+                            unsafe {
+                                crate::quant::quantize_raw(
+                                    cur.as_ptr().add(f * k_in),
+                                    k_in,
+                                    qx.as_mut_ptr().add(f * kq),
+                                    qm.as_mut_ptr().add(2 * f),
+                                )
+                            };
+                        }
+                    }
+                    // SAFETY: W, its scales and B of this direction from the validated plan.
+                    let args = SendPtr(unsafe {
+                        crate::exec::ProjectArgs {
+                            w: w.add(dp.w).cast(),
+                            scale: dp.ws.map_or(core::ptr::null(), |o| w.add(o)),
+                            b: w.add(dp.b),
+                            panels,
+                            k: k_in,
+                            xs: cur.as_ptr(),
+                            qx: qx.as_ptr(),
+                            qm: qm.as_ptr(),
+                            frames,
+                            proj: proj.as_mut_ptr(),
+                            gru_lbr: lbr,
+                        }
+                    });
+                    let dtype = rp.dt;
                     split_blocks(panels, threads, &|lo, hi| {
-                        let (wp, xp, pp) = (wp, xp, pp);
-                        // SAFETY: W and B of this direction from the validated plan; `cur`
-                        // holds frames * k floats; `proj` frames * panels * 16; threads
-                        // write disjoint panel ranges.
-                        unsafe {
-                            s.project(wp.0.add(woff), wp.0.add(boff), panels, (lo, hi), k_in, xp.0, frames, pp.0, lbr)
-                        };
+                        let args = &args;
+                        // SAFETY: `cur` holds frames * k floats (and their quantization);
+                        // `proj` frames * panels * 16; threads write disjoint panel ranges.
+                        unsafe { s.project(dtype, &args.0, (lo, hi)) };
                     });
                     for i in 0..frames {
                         let t = if dp.reverse { frames - 1 - i } else { i };
@@ -524,7 +646,7 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                         // SAFETY: bases of this model's weights and state.
                         let a = unsafe { dir_args(m, rp, d, w, st, core::ptr::null(), pr) };
                         // SAFETY: invariants hold by construction.
-                        unsafe { rec_frame(s, rp.desc.cell, rp.desc.linear_before_reset, &a) };
+                        unsafe { rec_frame(s, rp, &a) };
                         // SAFETY: h holds hsz floats.
                         let h = unsafe { core::slice::from_raw_parts(a.h, hsz) };
                         next[t * width + d * hsz..][..hsz].copy_from_slice(h);
@@ -542,7 +664,7 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                 for t in 0..frames {
                     // SAFETY: frame t of `cur` holds the layer's input; out has nb * 16 floats.
                     unsafe {
-                        dense_frame(s, dp, w, cur.as_ptr().add(t * cur_width), out);
+                        dense_frame(s, dp, w, st, sc, cur.as_ptr().add(t * cur_width), out);
                         core::ptr::copy_nonoverlapping(out, next.as_mut_ptr().add(t * o), o);
                     }
                 }
@@ -766,6 +888,15 @@ unsafe fn many_generic<S: Exec>(
                     let inpp = SendPtr(inp);
                     let wp = SendPtr(w);
                     for phase in 0..phases(cell, lbr) {
+                        if rp.dt == dt::I8A8 {
+                            for k in 0..n {
+                                // SAFETY: stream k's state, on this thread only.
+                                unsafe {
+                                    let a = dir_args(m, rp, 0, w, st[k], inp[k], core::ptr::null());
+                                    quantize_inputs(rp.dt, phase, &a);
+                                }
+                            }
+                        }
                         let work = |lo: usize, hi: usize| {
                             // Whole-struct copies: the closure must capture the Send wrappers.
                             let (st, inp, w) = (stp, inpp, wp);
@@ -779,7 +910,7 @@ unsafe fn many_generic<S: Exec>(
                                             dir_args(m, rp, 0, w, st.0[$g + j], inp.0[$g + j], core::ptr::null())
                                         });
                                         // SAFETY: as above.
-                                        unsafe { s.blocks::<$ns>(kind_of(cell, lbr, phase), &a, $lo, $hi) };
+                                        unsafe { s.blocks::<$ns>(kind_of(cell, lbr, phase), rp.dt, &a, $lo, $hi) };
                                         $g += $ns;
                                     }
                                 };
@@ -817,6 +948,14 @@ unsafe fn many_generic<S: Exec>(
                 Plan::Dense(dp) => {
                     let k_in = dp.desc.input_size;
                     let act = dp.desc.activation;
+                    if dp.dt == dt::I8A8 {
+                        for k in 0..n {
+                            // SAFETY: stream k's input and quantization areas.
+                            unsafe {
+                                crate::quant::quantize_raw(inp[k], k_in, st[k].add(sc.qx).cast(), st[k].add(sc.qm))
+                            };
+                        }
+                    }
                     let stp = SendPtr(st);
                     let inpp = SendPtr(inp);
                     let wp = SendPtr(w);
@@ -827,13 +966,34 @@ unsafe fn many_generic<S: Exec>(
                             ($g:ident, $ns:literal, $b:expr) => {
                                 while n - $g >= $ns {
                                     let xsn: [*const f32; $ns] = core::array::from_fn(|j| inp.0[$g + j]);
+                                    let qsn: [QIn; $ns] = core::array::from_fn(|j| {
+                                        // SAFETY: stream scratch areas of this model's states.
+                                        unsafe {
+                                            (
+                                                st.0[$g + j].add(sc.qx).cast_const().cast(),
+                                                st.0[$g + j].add(sc.qm).cast_const(),
+                                            )
+                                        }
+                                    });
                                     let outs: [*mut f32; $ns] = core::array::from_fn(|j| {
                                         // SAFETY: stream scratch buffers hold the widest layer output.
                                         unsafe { st.0[$g + j].add(sc.buf[which]) }
                                     });
                                     // SAFETY: validated plan offsets; b < nb; disjoint blocks per thread.
                                     unsafe {
-                                        s.dense::<$ns>(w.add(dp.w), w.add(dp.b), xsn, k_in, outs, $b, $b + 1, act)
+                                        s.dense::<$ns>(
+                                            dp.dt,
+                                            w.add(dp.w).cast(),
+                                            dp.ws.map_or(core::ptr::null(), |o| w.add(o)),
+                                            w.add(dp.b),
+                                            xsn,
+                                            qsn,
+                                            k_in,
+                                            outs,
+                                            $b,
+                                            $b + 1,
+                                            act,
+                                        )
                                     };
                                     $g += $ns;
                                 }

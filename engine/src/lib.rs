@@ -57,6 +57,7 @@ pub mod isa;
 pub mod kernels;
 pub mod math;
 mod model;
+pub mod quant;
 
 pub use error::Error;
 pub use isa::Isa;

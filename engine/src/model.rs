@@ -54,6 +54,9 @@ pub(crate) struct DirPlan {
     pub r: usize,
     pub b: usize,
     pub p: Option<usize>,
+    /// Row scales of int8 W and R.
+    pub ws: Option<usize>,
+    pub rs: Option<usize>,
     pub h: usize,
     pub c: Option<usize>,
     pub reverse: bool,
@@ -63,6 +66,8 @@ pub(crate) struct DirPlan {
 #[derive(Clone, Debug)]
 pub(crate) struct RecPlan {
     pub desc: RecurrentDesc,
+    /// The weights' dtype code (`cell::dt`).
+    pub dt: u8,
     pub nb: usize,
     pub dirs: Vec<DirPlan>,
 }
@@ -70,8 +75,11 @@ pub(crate) struct RecPlan {
 #[derive(Clone, Debug)]
 pub(crate) struct DensePlan {
     pub desc: DenseDesc,
+    /// The weights' dtype code (`cell::dt`).
+    pub dt: u8,
     pub nb: usize,
     pub w: usize,
+    pub ws: Option<usize>,
     pub b: usize,
 }
 
@@ -89,6 +97,13 @@ pub(crate) struct Scratch {
     pub rh: usize,
     pub nx: usize,
     pub buf: [usize; 2],
+    /// Quantized (w8a8) layer input, state and GRU `r ⊙ h`: int8 areas inside the f32
+    /// buffer, each holding the widest vector padded to a multiple of 4 bytes.
+    pub qx: usize,
+    pub qh: usize,
+    pub qrh: usize,
+    /// Their three (scale, sum) pairs.
+    pub qm: usize,
 }
 
 /// How to open a `.recur` file.
@@ -213,13 +228,6 @@ impl Model {
                         what: alloc::format!("offset {off} is misaligned or out of bounds"),
                     });
                 }
-                if spec.dtype != recur_format::DType::F32 {
-                    return Err(Error::Tensor {
-                        layer: li,
-                        tensor: kind.name(),
-                        what: alloc::format!("dtype {} is not supported by this engine build", spec.dtype.name()),
-                    });
-                }
                 Ok(Some(off / 4))
             };
             let need = |dir, kind| -> Result<usize, Error> {
@@ -250,19 +258,28 @@ impl Model {
                             r: need(d, TensorKind::R)?,
                             b: need(d, TensorKind::B)?,
                             p: if r.peepholes { Some(need(d, TensorKind::P)?) } else { None },
+                            ws: if r.dtype.is_int8() { Some(need(d, TensorKind::WScale)?) } else { None },
+                            rs: if r.dtype.is_int8() { Some(need(d, TensorKind::RScale)?) } else { None },
                             h,
                             c,
                             reverse: r.direction.is_reverse(d),
                             acts: r.activations[d],
                         });
                     }
-                    plans.push(Plan::Rec(RecPlan { desc: r.clone(), nb: blocks(r.hidden_size), dirs }));
+                    plans.push(Plan::Rec(RecPlan {
+                        desc: r.clone(),
+                        dt: r.dtype as u8,
+                        nb: blocks(r.hidden_size),
+                        dirs,
+                    }));
                 }
                 LayerDesc::Dense(dn) => {
                     plans.push(Plan::Dense(DensePlan {
                         desc: dn.clone(),
+                        dt: dn.dtype as u8,
                         nb: blocks(dn.output_size),
                         w: need(0, TensorKind::W)?,
+                        ws: if dn.dtype.is_int8() { Some(need(0, TensorKind::WScale)?) } else { None },
                         b: need(0, TensorKind::B)?,
                     }));
                 }
@@ -274,6 +291,11 @@ impl Model {
             rh: alloc_state(max_hp),
             nx: alloc_state(max_hp),
             buf: [alloc_state(max_width), alloc_state(max_width)],
+            // int8 areas: `n` bytes take n / 4 floats (rounded up to a panel by alloc_state).
+            qx: alloc_state(max_width.div_ceil(4)),
+            qh: alloc_state(max_hp.div_ceil(4)),
+            qrh: alloc_state(max_hp.div_ceil(4)),
+            qm: alloc_state(6),
         };
         // Every area starts on a panel boundary (64 bytes).
         debug_assert!(state_len.is_multiple_of(PANEL));

@@ -8,7 +8,7 @@ use common::gen::{isas, random_model};
 use common::reference::{random_inputs, random_weights};
 use proptest::prelude::*;
 use recur::{Isa, Model};
-use recur_format::PackedModel;
+use recur_format::{DType, PackedModel};
 
 /// Bit patterns, with every NaN canonical: the contract leaves NaN payloads unspecified
 /// (random activations such as Affine or Softplus can make a recurrence blow up).
@@ -55,10 +55,23 @@ fn outputs(model: &Model, xs: &[f32], frames: usize) -> (Vec<f32>, Option<Vec<f3
     (ys, stepped, states)
 }
 
+/// Every dtype, by code.
+const DTYPES: [DType; 5] = [DType::F32, DType::F16, DType::BF16, DType::I8, DType::I8A8];
+
 fn check(seed: u64, max_layers: usize, max_size: usize, frames: usize, forward_only: bool) {
+    check_dtypes(seed, max_layers, max_size, frames, forward_only, None)
+}
+
+/// With `dtypes`, layer `i` is converted to `DTYPES[(dtypes >> 3i) % 5]`.
+fn check_dtypes(seed: u64, max_layers: usize, max_size: usize, frames: usize, forward_only: bool, dtypes: Option<u64>) {
     let desc = random_model(seed, max_layers, max_size, forward_only, seed.is_multiple_of(2));
     let weights = random_weights(&desc, seed, 1.5);
-    let packed = PackedModel::pack(desc.clone(), &weights).unwrap();
+    let mut packed = PackedModel::pack(desc.clone(), &weights).unwrap();
+    if let Some(code) = dtypes {
+        let d: Vec<DType> = (0..desc.layers.len()).map(|i| DTYPES[((code >> (3 * i)) % 5) as usize]).collect();
+        packed = packed.to_dtypes(&d).unwrap();
+    }
+    let desc = packed.desc.clone();
     let xs = random_inputs(frames * desc.input_size(), seed, 2.0);
     let scalar = Model::from_packed_with_isa(&packed, Isa::Scalar).unwrap();
     let (ref_y, ref_step, ref_state) = outputs(&scalar, &xs, frames);
@@ -83,6 +96,19 @@ proptest! {
     #[test]
     fn every_isa_matches_scalar(seed in any::<u64>(), frames in 1usize..40) {
         check(seed, 3, 300, frames, false);
+    }
+
+    /// Reduced-precision weights (f16, bf16, int8 w8 and w8a8, mixed per layer): every
+    /// kernel set gives the scalar path's bits.
+    #[test]
+    fn every_isa_matches_scalar_every_dtype(seed in any::<u64>(), frames in 1usize..24, dtypes in any::<u64>()) {
+        check_dtypes(seed, 3, 200, frames, false, Some(dtypes));
+    }
+
+    /// Same, small sizes (every tail of the 4-k int8 groups and the panels).
+    #[test]
+    fn every_isa_matches_scalar_every_dtype_small(seed in any::<u64>(), frames in 1usize..12, dtypes in any::<u64>()) {
+        check_dtypes(seed, 2, 40, frames, seed % 3 == 0, Some(dtypes));
     }
 
     /// Small sizes around the panel width, many cases: every tail path.

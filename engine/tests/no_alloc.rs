@@ -81,13 +81,19 @@ fn step_allocates_nothing() {
             LayerDesc::Dense(d) => LayerWeights::Dense { w: vec![0.1; d.input_size * d.output_size], b: None },
         })
         .collect();
-    let packed = PackedModel::pack(desc, &weights).unwrap();
+    let f32_packed = PackedModel::pack(desc, &weights).unwrap();
+    let n_layers = f32_packed.desc.layers.len();
+    let models: Vec<PackedModel> = [DType::F32, DType::F16, DType::BF16, DType::I8, DType::I8A8]
+        .iter()
+        .map(|&d| f32_packed.to_dtypes(&vec![d; n_layers]).unwrap())
+        .collect();
     // One pool for the whole test: a pool dropped mid-test has workers whose thread-local
     // destructors (crossbeam's epoch handles) allocate as they exit, during later windows.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     pool.broadcast(|_| WATCHED.with(|w| w.set(true)));
-    for isa in Isa::available() {
-        let m = Model::from_packed_with_isa(&packed, isa).unwrap();
+    for (set, packed) in Isa::available().into_iter().flat_map(|i| models.iter().map(move |p| (i, p))) {
+        let isa = format!("{set} {}", packed.desc.layers[0].dtype().name());
+        let m = Model::from_packed_with_isa(packed, set).unwrap();
         let mut st = m.new_state();
         let x = vec![0.3f32; m.input_size()];
         let mut y = vec![0.0f32; m.output_size()];

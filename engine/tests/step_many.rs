@@ -8,11 +8,17 @@ use common::gen::{isas, random_model};
 use common::reference::{random_inputs, random_weights, SplitMix64};
 use proptest::prelude::*;
 use recur::{Model, State};
-use recur_format::PackedModel;
+use recur_format::{DType, PackedModel};
 
 fn check(seed: u64, streams: usize, frames: usize) {
     let desc = random_model(seed, 2, 90, true, seed.is_multiple_of(3));
-    let packed = PackedModel::pack(desc.clone(), &random_weights(&desc, seed, 1.0)).unwrap();
+    let mut packed = PackedModel::pack(desc.clone(), &random_weights(&desc, seed, 1.0)).unwrap();
+    // Every dtype too (one per layer, from the seed): int8 w8a8 quantizes each stream's
+    // inputs separately, so grouping must not mix them.
+    const DTYPES: [DType; 5] = [DType::F32, DType::F16, DType::BF16, DType::I8, DType::I8A8];
+    let d: Vec<DType> = (0..desc.layers.len()).map(|l| DTYPES[((seed >> (8 + 3 * l)) % 5) as usize]).collect();
+    packed = packed.to_dtypes(&d).unwrap();
+    let desc = packed.desc.clone();
     let pools: Vec<rayon::ThreadPool> =
         [2, 4].iter().map(|&t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap()).collect();
     for isa in isas() {

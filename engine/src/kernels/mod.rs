@@ -54,6 +54,13 @@ pub trait Simd: Copy + Send + Sync + 'static {
     type V: Copy;
     /// 16 lanes of comparison results.
     type M: Copy;
+    /// 16 lanes of `i32`: the accumulators of int8 dot products.
+    type I: Copy;
+    /// Whether [`Simd::dot4_i8`] adds `Σ (w_j + 128) x_j` instead of `Σ w_j x_j`: VNNI's
+    /// `vpdpbusd` multiplies unsigned by signed bytes, so the weights are offset by 128
+    /// (one `xor` per weight vector) and the kernels subtract `128 Σ x` once per dot
+    /// product. Either way the integer result is exact.
+    const DOT_OFFSET: bool = false;
 
     /// Loads 16 floats.
     ///
@@ -115,6 +122,21 @@ pub trait Simd: Copy + Send + Sync + 'static {
     /// # Safety
     /// `p` must be valid for reading 64 bytes (no alignment requirement).
     unsafe fn load_i8x4(self, p: *const i8) -> [Self::V; 4];
+
+    /// Every `i32` lane zero.
+    fn izero(self) -> Self::I;
+    /// One int8 panel row group times four activations: lane `l` of the result is
+    /// `acc[l] + Σ_j w[4 l + j] * x_j` (plus `128 Σ_j x_j` if [`Simd::DOT_OFFSET`]), where
+    /// `x_j` is byte `j` of `x4` (little-endian). Exact (wrapping) `i32` arithmetic; every
+    /// `w` and `x` must lie in `-127..=127` (no path can then saturate an intermediate).
+    ///
+    /// # Safety
+    /// `w` must be valid for reading 64 bytes (no alignment requirement).
+    unsafe fn dot4_i8(self, acc: Self::I, w: *const i8, x4: u32) -> Self::I;
+    /// `a - b` per lane (wrapping).
+    fn isub_splat(self, a: Self::I, b: i32) -> Self::I;
+    /// Converts `i32` lanes to `f32`, rounding to nearest even.
+    fn i2f(self, a: Self::I) -> Self::V;
 }
 
 /// The portable (`wide`) kernel set, always available.

@@ -117,6 +117,7 @@ impl Simd for Portable {
     const MANY_STREAMS: usize = 2;
     type V = V2;
     type M = V2;
+    type I = [i32; LANES];
 
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> V2 {
@@ -224,5 +225,29 @@ impl Simd for Portable {
             f32x8::from_i32x8(i32x8::new(core::array::from_fn(|l| i32::from(q[4 * (8 * half + l) + j]))))
         };
         [[k(0, 0), k(0, 1)], [k(1, 0), k(1, 1)], [k(2, 0), k(2, 1)], [k(3, 0), k(3, 1)]]
+    }
+
+    #[inline(always)]
+    fn izero(self) -> [i32; LANES] {
+        [0; LANES]
+    }
+    #[inline(always)]
+    unsafe fn dot4_i8(self, acc: [i32; LANES], w: *const i8, x4: u32) -> [i32; LANES] {
+        // SAFETY: the caller guarantees 64 readable bytes at `w`.
+        let q = unsafe { w.cast::<[i8; 4 * LANES]>().read_unaligned() };
+        let x = x4.to_le_bytes().map(|b| i32::from(b as i8));
+        core::array::from_fn(|l| {
+            let d = (0..4).fold(0i32, |d, j| d.wrapping_add(i32::from(q[4 * l + j]) * x[j]));
+            acc[l].wrapping_add(d)
+        })
+    }
+    #[inline(always)]
+    fn isub_splat(self, a: [i32; LANES], b: i32) -> [i32; LANES] {
+        a.map(|v| v.wrapping_sub(b))
+    }
+    #[inline(always)]
+    fn i2f(self, a: [i32; LANES]) -> V2 {
+        let h = |o: usize| f32x8::from_i32x8(i32x8::new(core::array::from_fn(|l| a[8 * o + l])));
+        [h(0), h(1)]
     }
 }

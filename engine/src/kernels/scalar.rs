@@ -40,6 +40,7 @@ impl Simd for Scalar {
     const MANY_STREAMS: usize = 4;
     type V = V;
     type M = [bool; LANES];
+    type I = [i32; LANES];
 
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> V {
@@ -156,5 +157,31 @@ impl Simd for Scalar {
             }
         }
         out
+    }
+
+    #[inline(always)]
+    fn izero(self) -> [i32; LANES] {
+        [0; LANES]
+    }
+    #[inline(always)]
+    unsafe fn dot4_i8(self, acc: [i32; LANES], w: *const i8, x4: u32) -> [i32; LANES] {
+        // SAFETY: the caller guarantees 64 readable bytes at `w`.
+        let q = unsafe { w.cast::<[i8; 4 * LANES]>().read_unaligned() };
+        let x = x4.to_le_bytes().map(|b| i32::from(b as i8));
+        let mut out = acc;
+        for l in 0..LANES {
+            for j in 0..4 {
+                out[l] = out[l].wrapping_add(i32::from(q[4 * l + j]) * x[j]);
+            }
+        }
+        out
+    }
+    #[inline(always)]
+    fn isub_splat(self, a: [i32; LANES], b: i32) -> [i32; LANES] {
+        a.map(|v| v.wrapping_sub(b))
+    }
+    #[inline(always)]
+    fn i2f(self, a: [i32; LANES]) -> V {
+        a.map(|v| v as f32)
     }
 }

@@ -136,6 +136,7 @@ impl Simd for Neon {
     const TILE_RNN: usize = 4;
     type V = V4;
     type M = M4;
+    type I = [int32x4_t; 4];
 
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> V4 {
@@ -294,5 +295,36 @@ impl Simd for Neon {
             };
             [widen(q.0), widen(q.1), widen(q.2), widen(q.3)]
         }
+    }
+
+    #[inline(always)]
+    fn izero(self) -> [int32x4_t; 4] {
+        // SAFETY: see the impl comment.
+        unsafe { [vdupq_n_s32(0); 4] }
+    }
+    #[inline(always)]
+    unsafe fn dot4_i8(self, acc: [int32x4_t; 4], w: *const i8, x4: u32) -> [int32x4_t; 4] {
+        // SAFETY: see the impl comment; 64 readable bytes at `w` by the caller's contract.
+        // Widening multiplies (products fit i16), then two pairwise widening adds give
+        // each lane's sum of four products; exact.
+        unsafe {
+            let xb = vreinterpretq_s8_u32(vdupq_n_u32(x4));
+            core::array::from_fn(|i| {
+                let wv = vld1q_s8(w.add(16 * i));
+                let lo = vpaddlq_s16(vmull_s8(vget_low_s8(wv), vget_low_s8(xb)));
+                let hi = vpaddlq_s16(vmull_high_s8(wv, xb));
+                vaddq_s32(acc[i], vpaddq_s32(lo, hi))
+            })
+        }
+    }
+    #[inline(always)]
+    fn isub_splat(self, a: [int32x4_t; 4], b: i32) -> [int32x4_t; 4] {
+        // SAFETY: see the impl comment.
+        unsafe { a.map(|v| vsubq_s32(v, vdupq_n_s32(b))) }
+    }
+    #[inline(always)]
+    fn i2f(self, a: [int32x4_t; 4]) -> V4 {
+        // SAFETY: see the impl comment.
+        unsafe { a.map(|v| vcvtq_f32_s32(v)) }
     }
 }

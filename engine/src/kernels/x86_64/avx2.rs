@@ -57,6 +57,7 @@ impl Simd for Avx2 {
     const TILE_RNN: usize = 4;
     type V = V2;
     type M = V2;
+    type I = (__m256i, __m256i);
 
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> V2 {
@@ -207,5 +208,42 @@ impl Simd for Avx2 {
             let j3 = |x| _mm256_cvtepi32_ps(_mm256_srai_epi32::<24>(x));
             [V2(j0(a), j0(b)), V2(j1(a), j1(b)), V2(j2(a), j2(b)), V2(j3(a), j3(b))]
         }
+    }
+
+    #[inline(always)]
+    fn izero(self) -> (__m256i, __m256i) {
+        // SAFETY: see the impl comment.
+        unsafe { (_mm256_setzero_si256(), _mm256_setzero_si256()) }
+    }
+    #[inline(always)]
+    unsafe fn dot4_i8(self, acc: (__m256i, __m256i), w: *const i8, x4: u32) -> (__m256i, __m256i) {
+        // SAFETY: see the impl comment; 64 readable bytes at `w` by the caller's contract.
+        // `vpmaddubsw` multiplies unsigned by signed bytes and saturates pairs to i16: feed
+        // it |x| (<= 127) and w with x's sign (|w| <= 127), so a pair is at most
+        // 2 * 127 * 127 = 32258 and never saturates; `vpmaddwd` by ones then sums pairs
+        // exactly into i32.
+        unsafe {
+            let xb = _mm256_set1_epi32(x4 as i32);
+            let ax = _mm256_abs_epi8(xb);
+            let ones = _mm256_set1_epi16(1);
+            let half = |p: *const i8| {
+                let sw = _mm256_sign_epi8(_mm256_loadu_si256(p.cast()), xb);
+                _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), ones)
+            };
+            (_mm256_add_epi32(acc.0, half(w)), _mm256_add_epi32(acc.1, half(w.add(32))))
+        }
+    }
+    #[inline(always)]
+    fn isub_splat(self, a: (__m256i, __m256i), b: i32) -> (__m256i, __m256i) {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let v = _mm256_set1_epi32(b);
+            (_mm256_sub_epi32(a.0, v), _mm256_sub_epi32(a.1, v))
+        }
+    }
+    #[inline(always)]
+    fn i2f(self, a: (__m256i, __m256i)) -> V2 {
+        // SAFETY: see the impl comment.
+        unsafe { V2(_mm256_cvtepi32_ps(a.0), _mm256_cvtepi32_ps(a.1)) }
     }
 }

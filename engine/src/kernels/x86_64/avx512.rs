@@ -9,51 +9,64 @@
 use crate::kernels::{Simd, LANES};
 use core::arch::x86_64::*;
 
-/// AVX-512F (+ FMA) capability token.
+/// AVX-512 capability token. `VNNI` says whether int8 dot products use AVX512-VNNI's
+/// `vpdpbusd` (the token then also proves the CPU has it); both variants give the same
+/// bits, and one is chosen per CPU.
 #[derive(Clone, Copy, Debug)]
-pub struct Avx512(());
+pub struct Avx512<const VNNI: bool = false>(());
 
-impl Avx512 {
+/// Whether this CPU has AVX-512F/BW/VL, AVX2, FMA and F16C.
+#[inline]
+fn base_available() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl",
+            target_feature = "fma",
+            target_feature = "f16c"
+        ))
+    }
+}
+
+impl Avx512<false> {
     /// The token, if this CPU has AVX-512F, AVX-512BW/VL, AVX2, FMA and F16C.
     #[inline]
     pub fn new() -> Option<Self> {
+        base_available().then_some(Avx512(()))
+    }
+}
+
+impl Avx512<true> {
+    /// The token, if this CPU has everything [`Avx512::new`] needs and AVX512-VNNI.
+    #[inline]
+    pub fn new_vnni() -> Option<Self> {
         #[cfg(feature = "std")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-                && std::arch::is_x86_feature_detected!("avx512vl")
-                && std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-                && std::arch::is_x86_feature_detected!("f16c")
-            {
-                return Some(Avx512(()));
-            }
-            None
-        }
+        let vnni = std::arch::is_x86_feature_detected!("avx512vnni");
         #[cfg(not(feature = "std"))]
-        {
-            if cfg!(all(
-                target_feature = "avx512f",
-                target_feature = "avx512bw",
-                target_feature = "avx512vl",
-                target_feature = "fma",
-                target_feature = "f16c"
-            )) {
-                Some(Avx512(()))
-            } else {
-                None
-            }
-        }
+        let vnni = cfg!(target_feature = "avx512vnni");
+        (base_available() && vnni).then_some(Avx512(()))
     }
 }
 
 const _: () = assert!(LANES == 16);
 
 // SAFETY (for every `unsafe` block below): an `Avx512` value exists only if `new()` saw
-// the CPU support AVX-512F/BW/VL, AVX2, FMA and F16C, so the intrinsics are available;
+// the CPU support AVX-512F/BW/VL, AVX2, FMA and F16C (and VNNI for `Avx512<true>`), so
+// the intrinsics are available;
 // they take and return registers only (loads and stores are covered by the callers'
 // contract on the pointer).
-impl Simd for Avx512 {
+impl<const VNNI: bool> Simd for Avx512<VNNI> {
     const NAME: &'static str = "avx512";
     const TILE_LSTM: usize = 2;
     const TILE_GRU: usize = 4;
@@ -63,6 +76,8 @@ impl Simd for Avx512 {
     const PRELOAD_WEIGHTS: bool = true;
     type V = __m512;
     type M = __mmask16;
+    type I = __m512i;
+    const DOT_OFFSET: bool = VNNI;
 
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> __m512 {
@@ -193,5 +208,42 @@ impl Simd for Avx512 {
                 _mm512_cvtepi32_ps(_mm512_srai_epi32::<24>(x)),
             ]
         }
+    }
+
+    #[inline(always)]
+    fn izero(self) -> __m512i {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_setzero_si512() }
+    }
+    #[inline(always)]
+    unsafe fn dot4_i8(self, acc: __m512i, w: *const i8, x4: u32) -> __m512i {
+        // SAFETY: see the impl comment; 64 readable bytes at `w` by the caller's contract.
+        // With VNNI, the token proves the CPU has AVX512-VNNI.
+        unsafe {
+            let xb = _mm512_set1_epi32(x4 as i32);
+            let wv = _mm512_loadu_si512(w.cast());
+            if VNNI {
+                // Unsigned (w + 128) by signed x, four products per lane summed into i32
+                // exactly; the kernels remove 128 * Σx afterwards (DOT_OFFSET).
+                _mm512_dpbusd_epi32(acc, _mm512_xor_si512(wv, _mm512_set1_epi8(-128)), xb)
+            } else {
+                // As the AVX2 set: |x| (unsigned) by w with x's sign (a masked negation;
+                // AVX-512 has no vpsignb), pairs <= 32258 so vpmaddubsw never saturates.
+                let neg = _mm512_movepi8_mask(xb);
+                let sw = _mm512_mask_sub_epi8(wv, neg, _mm512_setzero_si512(), wv);
+                let pairs = _mm512_maddubs_epi16(_mm512_abs_epi8(xb), sw);
+                _mm512_add_epi32(acc, _mm512_madd_epi16(pairs, _mm512_set1_epi16(1)))
+            }
+        }
+    }
+    #[inline(always)]
+    fn isub_splat(self, a: __m512i, b: i32) -> __m512i {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_sub_epi32(a, _mm512_set1_epi32(b)) }
+    }
+    #[inline(always)]
+    fn i2f(self, a: __m512i) -> __m512 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_cvtepi32_ps(a) }
     }
 }
