@@ -91,7 +91,7 @@ fn step_allocates_nothing() {
     // destructors (crossbeam's epoch handles) allocate as they exit, during later windows.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     pool.broadcast(|_| WATCHED.with(|w| w.set(true)));
-    for (set, packed) in Isa::available().into_iter().flat_map(|i| models.iter().map(move |p| (i, p))) {
+    for (set, packed) in Isa::available().flat_map(|i| models.iter().map(move |p| (i, p))) {
         let isa = format!("{set} {}", packed.desc.layers[0].dtype().name());
         let m = Model::from_packed_with_isa(packed, set).unwrap();
         let mut st = m.new_state();
