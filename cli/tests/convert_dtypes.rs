@@ -142,3 +142,23 @@ fn report_of_an_identity_conversion_is_zero() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// `--report` on reduced precision: every output's error is printed, small and non-zero.
+#[test]
+fn report_of_reduced_precision_is_small() {
+    let work = scratch("report-int8");
+    let case = fixture("gru_default_lbr0_op14");
+    for (args, bound) in [(vec!["--dtype", "f16"], 2e-3), (vec!["--dtype", "int8", "--int8-mode", "w8a8"], 6e-2)] {
+        let mut args = args.clone();
+        args.extend(["--report-inputs", case.to_str().unwrap()]);
+        let out = convert(&case.join("model.onnx"), &work.join("m.recur"), &args);
+        assert!(out.status.success(), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        for name in ["Y ", "Y_h "] {
+            let row = stdout.lines().find(|l| l.trim_start().starts_with(name)).expect("a row per graph output");
+            let max: f64 = row.split_whitespace().nth_back(2).and_then(|v| v.parse().ok()).expect("max abs err");
+            assert!(max > 0.0 && max <= bound, "{args:?}: {row}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
