@@ -37,6 +37,7 @@ const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_has
 /// One golden case.
 struct Case {
     name: &'static str,
+    /// The model; layers with a dtype other than f32 are packed in f32 and converted.
     desc: ModelDesc,
     /// Start from a random initial state (set through `set_state`) instead of zeros.
     initial: bool,
@@ -60,6 +61,31 @@ fn case(name: &'static str, initial: bool, layers: Vec<LayerDesc>) -> Case {
 /// that exercise the tails of every tile (1, 17, 33, 70) as well as the widest tiles
 /// (130 hidden units = 9 blocks: one AVX-512 RNN tile of 8 and a rest).
 fn cases() -> Vec<Case> {
+    let mut out = f32_cases();
+    // Reduced precision: the same models with every layer in f16, bf16, int8 w8, int8 w8a8
+    // (names are leaked once per test run; the list is small and fixed).
+    for name in [
+        "lstm_peep_clip_i33_h70",
+        "bilstm_gru_softmax",
+        "gru_rnn_logsoftmax",
+        "gru_lbr0_i70_h17",
+        "rnn_h130_dense_relu_tanh",
+    ] {
+        for (dtype, tag) in [(DType::F16, "f16"), (DType::BF16, "bf16"), (DType::I8, "w8"), (DType::I8A8, "w8a8")] {
+            let Some(base) = out.iter().find(|c| c.name == name) else { continue };
+            let mut desc = base.desc.clone();
+            for l in &mut desc.layers {
+                l.set_dtype(dtype);
+            }
+            let name: &'static str = Box::leak(format!("{name}_{tag}").into_boxed_str());
+            out.push(Case { name, desc, initial: base.initial });
+        }
+    }
+    out
+}
+
+/// The f32 cases.
+fn f32_cases() -> Vec<Case> {
     use CellKind::{Gru, Lstm, Rnn};
     use Direction::{Bidirectional, Reverse};
     let act = Activation::new;
@@ -185,7 +211,12 @@ fn final_state(m: &Model, st: &recur::State, desc: &ModelDesc) -> Vec<f32> {
 fn hashes(c: &Case, isa: Isa) -> String {
     let seed = c.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
     let weights = random_weights(&c.desc, seed, 1.0);
-    let packed = PackedModel::pack(c.desc.clone(), &weights).unwrap();
+    let mut f32_desc = c.desc.clone();
+    for l in &mut f32_desc.layers {
+        l.set_dtype(DType::F32);
+    }
+    let dtypes: Vec<DType> = c.desc.layers.iter().map(|l| l.dtype()).collect();
+    let packed = PackedModel::pack(f32_desc, &weights).unwrap().to_dtypes(&dtypes).unwrap();
     let xs = random_inputs(FRAMES * c.desc.input_size(), seed, 2.0);
     // The logical weights (not the packed bytes: a change of the packed layout is not a
     // change of the test data) and the inputs.
