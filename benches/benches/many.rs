@@ -1,16 +1,23 @@
 //! Criterion benchmarks of many streams and threads: `step_many` on W3 (64 streams) and
 //! W2 (16 streams, and a single stream split across cores), against separate `step`s and
-//! against one thread, in the same process.
+//! against one thread, in the same process; and W3 with 64 streams in f32 and int8 `w8a8`
+//! (`W3_lstm_i1024_h1024_many_64streams_dtype`), whose throughput is in streams, so criterion's elements/s
+//! are stream-steps per second and time / 64 is the time per stream.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use recur::{Model, State};
-use recur_benches::{macs_per_frame, weights, workloads};
-use recur_format::PackedModel;
+use recur_benches::{dtype_label, macs_per_frame, weights, workloads};
+use recur_format::{DType, PackedModel};
 use std::hint::black_box;
+use std::time::Duration;
+
+fn packed(id: &str) -> PackedModel {
+    let w = workloads().into_iter().find(|w| w.id == id).unwrap();
+    PackedModel::pack(w.desc.clone(), &weights(&w.desc, 42)).unwrap()
+}
 
 fn model(id: &str) -> Model {
-    let w = workloads().into_iter().find(|w| w.id == id).unwrap();
-    Model::from_packed(&PackedModel::pack(w.desc.clone(), &weights(&w.desc, 42)).unwrap()).unwrap()
+    Model::from_packed(&packed(id)).unwrap()
 }
 
 fn bench(c: &mut Criterion) {
@@ -45,5 +52,34 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// W3 with 64 streams, f32 against int8 `w8a8` weights (converted from the same f32 model),
+/// on the best kernel set, 1 and 2 threads. Throughput: one element per stream.
+fn bench_dtypes(c: &mut Criterion) {
+    const STREAMS: usize = 64;
+    let pools: Vec<(usize, rayon::ThreadPool)> =
+        [1, 2].iter().map(|&t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap())).collect();
+    let f32_model = packed("W3");
+    let shape = workloads().into_iter().find(|w| w.id == "W3").unwrap().shape;
+    let mut g = c.benchmark_group(format!("W3_{shape}_many_{STREAMS}streams_dtype"));
+    g.throughput(Throughput::Elements(STREAMS as u64));
+    // An f32 round of 64 W3 steps is ~10 ms on one thread.
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    for dtype in [DType::F32, DType::I8A8] {
+        let layers = f32_model.desc.layers.len();
+        let m = Model::from_packed(&f32_model.to_dtypes(&vec![dtype; layers]).unwrap()).unwrap();
+        let mut states: Vec<State> = (0..STREAMS).map(|_| m.new_state()).collect();
+        let xs: Vec<f32> = (0..STREAMS * m.input_size()).map(|i| ((i % 13) as f32 - 6.0) / 6.0).collect();
+        let mut ys = vec![0.0f32; STREAMS * m.output_size()];
+        for (t, pool) in &pools {
+            let id = format!("{}_{}_{t}thread{}", dtype_label(dtype), m.isa(), if *t == 1 { "" } else { "s" });
+            g.bench_function(BenchmarkId::new("step_many", id), |b| {
+                let mut refs: Vec<&mut State> = states.iter_mut().collect();
+                pool.install(|| b.iter(|| m.step_many(&mut refs, black_box(&xs), &mut ys).unwrap()))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_dtypes);
 criterion_main!(benches);

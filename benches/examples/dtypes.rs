@@ -19,7 +19,8 @@ fn main() {
     for _ in 0..rounds {
         for (k, m) in models.iter().enumerate() {
             let mut sts: Vec<_> = (0..streams).map(|_| m.new_state()).collect();
-            let xs: Vec<f32> = (0..streams * w.frames * m.input_size()).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect();
+            let xs: Vec<f32> =
+                (0..streams * w.frames * m.input_size()).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect();
             let mut ys = vec![0.0f32; streams * w.frames * m.output_size()];
             let iters = 30;
             let t = std::time::Instant::now();
@@ -43,6 +44,11 @@ fn main() {
     let base = med(&mut times[0].clone());
     for (k, d) in dts.iter().enumerate() {
         let m = med(&mut times[k]);
-        println!("{id} x{streams} {:>10} on {}: {m:9.2} us per stream-step, {:.2}x vs f32", d.name(), models[k].isa(), base / m);
+        println!(
+            "{id} x{streams} {:>10} on {}: {m:9.2} us per stream-step, {:.2}x vs f32",
+            d.name(),
+            models[k].isa(),
+            base / m
+        );
     }
 }

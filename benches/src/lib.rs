@@ -112,3 +112,17 @@ pub fn macs_per_frame(desc: &ModelDesc) -> u64 {
         })
         .sum()
 }
+
+/// The weight dtypes the benches compare, f32 first.
+pub const DTYPES: &[DType] = &[DType::F32, DType::F16, DType::BF16, DType::I8, DType::I8A8];
+
+/// A dtype's name in bench ids: `f32`, `f16`, `bf16`, `int8-w8`, `int8-w8a8`.
+pub fn dtype_label(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => "f32",
+        DType::F16 => "f16",
+        DType::BF16 => "bf16",
+        DType::I8 => "int8-w8",
+        DType::I8A8 => "int8-w8a8",
+    }
+}
