@@ -1,5 +1,5 @@
 //! `recur convert --dtype / --int8-mode / --layer-dtype / --report` and what `recur inspect`
-//! shows of the result, through the real binary.
+//! and `recur bench` show of the result, through the real binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -158,6 +158,62 @@ fn report_of_reduced_precision_is_small() {
             let row = stdout.lines().find(|l| l.trim_start().starts_with(name)).expect("a row per graph output");
             let max: f64 = row.split_whitespace().nth_back(2).and_then(|v| v.parse().ok()).expect("max abs err");
             assert!(max > 0.0 && max <= bound, "{args:?}: {row}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// `recur bench --json` on f16 and int8 w8a8 files (short: 3 repeats per kernel set, every
+/// kernel set this CPU has): each object names the layers' dtypes, the weight bytes per
+/// step are the file's stored bytes (1 per int8 weight, 2 per f16 weight; what inspect
+/// counts) next to the f32 figure, and the FLOPs are the f32 model's.
+#[test]
+fn bench_reports_the_stored_dtypes_and_bytes() {
+    let work = scratch("bench");
+    let onnx = fixture("head_gemm_softmax_op14").join("model.onnx");
+    let bench = |file: &Path| -> Vec<serde_json::Value> {
+        let out = recur(&["bench".as_ref(), file.as_os_str(), "--json".as_ref(), "--repeats".as_ref(), "3".as_ref()]);
+        assert!(out.status.success(), "{}", text(&out));
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert!(!lines.is_empty(), "{}", text(&out));
+        lines
+    };
+    let f32_file = work.join("f32.recur");
+    assert!(convert(&onnx, &f32_file, &[]).status.success());
+    let f32_lines = bench(&f32_file);
+    let flops = f32_lines[0]["flops_per_step"].as_f64().unwrap();
+    let f32_bytes = f32_lines[0]["weight_bytes_per_step"].as_f64().unwrap();
+    assert_eq!(f32_lines[0]["weight_bytes_per_step_f32"].as_f64(), Some(f32_bytes));
+    for (args, name, weight_size) in
+        [(vec!["--dtype", "f16"], "f16", 2), (vec!["--dtype", "int8", "--int8-mode", "w8a8"], "int8-w8a8", 1)]
+    {
+        let file = work.join(format!("{name}.recur"));
+        let out = convert(&onnx, &file, &args);
+        assert!(out.status.success(), "{}", text(&out));
+        let info = inspect_json(&file);
+        let layers = info["layers"].as_array().unwrap().len();
+        for t in info["tensors"].as_array().unwrap() {
+            if t["kind"] == "W" || t["kind"] == "R" {
+                assert_eq!(t["bytes"].as_u64(), t["elements"].as_u64().map(|e| e * weight_size), "{t}");
+            }
+        }
+        let stored = info["weight_bytes"].as_f64().unwrap();
+        let lines = bench(&file);
+        for j in &lines {
+            assert_eq!(j["dtypes"], serde_json::json!(vec![name; layers]), "{j}");
+            assert_eq!(j["weight_bytes_per_step"].as_f64(), Some(stored), "{j}");
+            assert_eq!(j["weight_bytes_per_step_f32"].as_f64(), Some(f32_bytes), "{j}");
+            assert!(stored < f32_bytes, "{j}");
+            assert_eq!(j["flops_per_step"].as_f64(), Some(flops), "{j}");
+            let median = j["us_per_step"]["median"].as_f64().unwrap();
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+            assert!(close(j["gflops"].as_f64().unwrap(), flops / median / 1e3), "{j}");
+            assert!(close(j["weight_gbps"].as_f64().unwrap(), stored / median / 1e3), "{j}");
+            let memory_us = j["bound_memory_us"].as_f64().unwrap();
+            assert!(close(memory_us, stored / (j["read_gbps"].as_f64().unwrap() * 1e9) * 1e6), "{j}");
         }
     }
     let _ = std::fs::remove_dir_all(&work);

@@ -11,11 +11,20 @@
 //! where the bandwidth is measured by summing a buffer of `W` bytes. In `run` mode the
 //! input projection `W x` reads its weights once per sequence, so `W` per frame is the
 //! recurrent weights plus the dense layers plus the rest spread over the frames.
+//!
+//! Reduced-precision files are measured as they are stored: `W` counts each weight's real
+//! bytes (4 in f32, 2 in f16 and bf16, 1 in int8, whose matrices are padded to a multiple
+//! of 4 columns and carry one f32 scale per row), so GB/s and the memory term follow the
+//! dtype, while `F` counts the same multiply-adds in every dtype, so GFLOP/s compare
+//! directly. The compute term prices every multiply-add at the f32 FMA peak; int8 `w8a8`
+//! layers do theirs as integer dot products (4 per 32-bit lane per instruction), which
+//! can go faster, so on a compute-bound `w8a8` workload 'of bound' can pass 100% (the
+//! output says so). The header and every JSON object name each layer's dtype (`dtypes`).
 
 use super::probe;
 use super::{available_isas, human_bytes, open_model, outln, progress, select_isa, thousands};
 use crate::BenchMode;
-use recur::recur_format::{expected_tensors, LayerDesc, ModelDesc, TensorKind};
+use recur::recur_format::{expected_tensors, DType, LayerDesc, ModelDesc, TensorKind};
 use recur::{Isa, Model, State};
 use recur_cli::Error;
 use serde_json::json;
@@ -54,19 +63,27 @@ fn flops_per_frame(desc: &ModelDesc) -> f64 {
         .sum()
 }
 
-/// Bytes of packed weights a frame reads: everything in step mode; in run mode the
-/// recurrent-layer `W` and `B` are read once per sequence of `frames`.
+/// Bytes of packed weights a frame reads, in each layer's stored dtype: everything in step
+/// mode; in run mode the recurrent-layer `W` (with its int8 scales) and `B` are read once
+/// per sequence of `frames`.
 fn weight_bytes_per_frame(desc: &ModelDesc, mode: BenchMode, frames: usize) -> f64 {
     let mut total = 0.0;
     for (i, l) in desc.layers.iter().enumerate() {
         for spec in expected_tensors(i, l) {
             let b = spec.bytes() as f64;
-            let once_per_run =
-                matches!(l, LayerDesc::Recurrent(_)) && matches!(spec.id.kind, TensorKind::W | TensorKind::B);
+            let once_per_run = matches!(l, LayerDesc::Recurrent(_))
+                && matches!(spec.id.kind, TensorKind::W | TensorKind::WScale | TensorKind::B);
             total += if mode == BenchMode::Run && once_per_run { b / frames as f64 } else { b };
         }
     }
     total
+}
+
+/// `desc` with every layer in f32 (what [`weight_bytes_per_frame`] would be in f32).
+fn as_f32(desc: &ModelDesc) -> ModelDesc {
+    let mut d = desc.clone();
+    d.layers.iter_mut().for_each(|l| l.set_dtype(DType::F32));
+    d
 }
 
 fn cpu_model() -> String {
@@ -252,6 +269,9 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
     let n = opts.streams as f64;
     let flops = flops_per_frame(&desc) * n;
     let bytes = weight_bytes_per_frame(&desc, opts.mode, opts.steps);
+    let bytes_f32 = weight_bytes_per_frame(&as_f32(&desc), opts.mode, opts.steps);
+    let dtypes: Vec<&str> = desc.layers.iter().map(|l| l.dtype().name()).collect();
+    let int8_dots = desc.layers.iter().any(|l| l.dtype() == DType::I8A8);
     let mode = if opts.mode == BenchMode::Step { "step" } else { "run" };
 
     // The bound, measured here and now with the best kernel set's vectors.
@@ -273,6 +293,19 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
             path.display(),
             thousands(desc.parameter_count()),
             human_bytes(base.weight_bytes())
+        );
+        outln!(
+            "dtypes:     {} (per layer){}",
+            dtypes.join(", "),
+            if bytes_f32 > bytes {
+                format!(
+                    "; weights read per frame {} against {} in f32",
+                    human_bytes(bytes as usize),
+                    human_bytes(bytes_f32 as usize)
+                )
+            } else {
+                String::new()
+            }
         );
         outln!("cpu:        {cpu} ({} hardware threads)", std::thread::available_parallelism().map_or(1, |n| n.get()));
         outln!("features:   {}", cpu_features().join(" "));
@@ -299,6 +332,11 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
             if opts.threads == 1 { "" } else { "s" },
             human_bytes(bytes as usize)
         );
+        if int8_dots {
+            outln!(
+                "            the FMA term prices every multiply-add as an f32 FMA; int8 w8a8 layers use integer dot products, which can go faster, so 'of bound' may pass 100% when that term dominates"
+            );
+        }
         outln!();
         outln!(
             "{:<9} {:>11} {:>10} {:>10} {:>12} {:>9} {:>8} {:>9}",
@@ -327,6 +365,7 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
                     "{}",
                     json!({
                         "model": path.display().to_string(),
+                        "dtypes": dtypes,
                         "cpu": cpu,
                         "isa": isa.name(),
                         "chosen_isa": chosen.name(),
@@ -346,6 +385,7 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
                         "read_gbps": bound.read_bytes_per_s / 1e9,
                         "flops_per_step": flops,
                         "weight_bytes_per_step": bytes,
+                        "weight_bytes_per_step_f32": bytes_f32,
                         "repeats": opts.repeats,
                     })
                 )
