@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """recur next to ONNX Runtime (and PyTorch, if installed), interleaved, in one invocation.
 
-    python3 benches/peers/compare.py [--threads 1 [2]] [--quick] [--workloads W1,W4]
+    python3 benches/peers/compare.py [--threads 1 [2]] [--quick] [--workloads W1,W4] [--streams N]
     python3 benches/peers/compare.py --model my.onnx --mode step|run [--steps 1000]
 
 For each workload (the four canonical ones, built by tools/make_workloads.py into a
@@ -21,6 +21,15 @@ Engines
                `import torch` works, otherwise skipped with a note
   recur        `recur bench MODEL.recur --json --threads K --isa BEST` (mode step, or
                `--mode run --steps T`); its `us_per_step.median` (µs per frame in both modes)
+
+--streams N (step workloads; default 1, today's single stream): N independent streams
+advance one frame per call. ORT gets a copy of the graph with the batch axis (axis 1 of x,
+the states and the outputs, ONNX's RNN layout 0) set to N, so that one call per frame
+takes x [1,N,in] and states [layers,N,H]; recur is timed with `recur bench --streams N`,
+whose us_per_step is the time for all N streams to advance one frame. Both are reported
+in µs per stream-step (per-call time / N); the per-call times are printed below the table.
+Before timing, the batched graph is checked against N single-stream calls (one frame,
+random states). Sequence (run) workloads ignore --streams.
 
 ONNX Runtime gets: intra_op_num_threads=K, inter_op_num_threads=1, ORT_SEQUENTIAL,
 ORT_ENABLE_ALL graph optimizations; with K > 1 both spinning worker threads (ORT's default)
@@ -205,7 +214,7 @@ def ort_seq(path, threads, steps, spin=None):
 
 # ---------------------------------------------------------------- PyTorch (optional)
 
-def torch_callable(onnx_path, wid, mode, threads, steps):
+def torch_callable(onnx_path, wid, mode, threads, steps, streams=1):
     """PyTorch modules with the ONNX model's weights (canonical workloads only)."""
     import onnx
     import torch
@@ -248,13 +257,14 @@ def torch_callable(onnx_path, wid, mode, threads, steps):
             with torch.inference_mode():
                 rnn(x)
         return seq
-    frames = torch.from_numpy(np.random.default_rng(7).uniform(-1, 1, (256, 1, 1, i0)).astype(np.float32))
-    hs = torch.zeros(layers, 1, h)
-    state = {"s": hs if kind == "GRU" else (hs, torch.zeros(layers, 1, h)), "t": 0}
+    nf = _frame_count(streams)
+    frames = torch.from_numpy(np.random.default_rng(7).uniform(-1, 1, (nf, 1, streams, i0)).astype(np.float32))
+    hs = torch.zeros(layers, streams, h)
+    state = {"s": hs if kind == "GRU" else (hs, torch.zeros(layers, streams, h)), "t": 0}
 
     def step():
         with torch.inference_mode():
-            y, s = rnn(frames[state["t"] & 255], state["s"])
+            y, s = rnn(frames[state["t"] % nf], state["s"])
             if fc is not None:
                 fc(y)
         state["s"] = s
@@ -264,12 +274,14 @@ def torch_callable(onnx_path, wid, mode, threads, steps):
 
 # ---------------------------------------------------------------- recur
 
-def recur_bench(recur, model, mode, steps, threads, isa, repeats):
+def recur_bench(recur, model, mode, steps, threads, isa, repeats, streams=1):
     cmd = [recur, "bench", model, "--json", "--threads", str(threads), "--repeats", str(repeats)]
     if isa:
         cmd += ["--isa", isa]
     if mode == "run":
         cmd += ["--mode", "run", "--steps", str(steps)]
+    elif streams > 1:
+        cmd += ["--streams", str(streams)]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
@@ -283,6 +295,50 @@ def recur_bench(recur, model, mode, steps, threads, isa, repeats):
 def recur_best_isa(recur, model):
     row = recur_bench(recur, model, "step", 1, 1, None, 3)[0]
     return row["chosen_isa"]
+
+
+# ---------------------------------------------------------------- many streams
+
+def batched_model(onnx_path, n, work):
+    """A copy of a step graph whose batch axis (axis 1 of every rank-3 graph input and
+    output: x [1,B,in], states [layers,B,H], y [1,B,out], ONNX's RNN layout 0) is N.
+    Intermediate shapes are dropped; the ops of the canonical workloads (RNN ops, Slice on
+    axis 0, Squeeze of the direction axis, MatMul, Add, Concat on axis 0) are batch-agnostic."""
+    import onnx
+    m = onnx.load(onnx_path)
+    g = m.graph
+    inits = {t.name for t in g.initializer}
+    for v in list(g.input) + list(g.output):
+        if v.name in inits:
+            continue
+        dims = v.type.tensor_type.shape.dim
+        if len(dims) != 3:
+            raise SystemExit(f"--streams: {v.name} has rank {len(dims)}, expected [T|layers, batch, features]")
+        d = dims[1]
+        if d.HasField("dim_value") and d.dim_value not in (1, n):
+            raise SystemExit(f"--streams: {v.name} has batch {d.dim_value}, expected 1")
+        d.Clear()
+        d.dim_value = n
+    del g.value_info[:]
+    out = os.path.join(work, os.path.basename(onnx_path).rsplit(".", 1)[0] + f"_x{n}.onnx")
+    onnx.save(m, out)
+    return out
+
+
+def check_batched(single_path, batched_path, n):
+    """Largest |batched - single| over every output for one frame of N streams with random
+    x and random states: the batched graph's stream k is stream k stepped alone."""
+    s1, sn = ort_session(single_path, 1), ort_session(batched_path, 1)
+    rng = np.random.default_rng(13)
+    feeds = {i.name: rng.uniform(-1, 1, _shape(i.shape)).astype(np.float32) for i in sn.get_inputs()}
+    outs = [o.name for o in sn.get_outputs()]
+    got = sn.run(outs, feeds)
+    worst = 0.0
+    for k in range(n):
+        one = s1.run(outs, {name: v[:, k:k + 1] for name, v in feeds.items()})
+        for a, b in zip(got, one):
+            worst = max(worst, float(np.abs(a[:, k:k + 1] - b).max()))
+    return worst
 
 
 # ---------------------------------------------------------------- driver
@@ -305,6 +361,15 @@ def bench_workload(wid, onnx_path, mode, steps, threads, args, recur, work):
     err = check_outputs(recur, onnx_path, rec_path, mode, work)
     notes.append(f"{wid}: recur vs ORT outputs over 8 frames, max abs diff of the first output: "
                  + (f"{err:.2e}" if isinstance(err, float) else err))
+    streams = args.streams if mode == "step" else 1
+    ort_path = onnx_path
+    if streams > 1:
+        ort_path = batched_model(onnx_path, streams, work)
+        berr = check_batched(onnx_path, ort_path, streams)
+        notes.append(f"{wid}: ORT batch-{streams} graph vs {streams} single-stream calls (one frame, "
+                     f"random states), max abs diff over all outputs: {berr:.2e}")
+    elif args.streams > 1:
+        notes.append(f"{wid}: run mode, --streams ignored (one sequence)")
     target = 0.004 if args.quick else 0.02
     batches = 3 if args.quick else 7
     repeats = 5 if args.quick else 15
@@ -312,14 +377,15 @@ def bench_workload(wid, onnx_path, mode, steps, threads, args, recur, work):
     engines = {}  # name -> function returning µs per frame for one round
     if ort is not None:
         if mode == "step":
-            frames = _frames_for(onnx_path)
+            frames = _frames_for(ort_path, _frame_count(streams))
             timed = {}
             # With several threads, also try worker threads that do not spin (better on a
-            # loaded machine); the best of all call paths is reported.
+            # loaded machine); the best of all call paths is reported. With N streams a
+            # call advances all of them: per=N gives µs per stream-step.
             for spin in ([None] if threads == 1 else [None, False]):
-                _, paths = ort_stream_paths(onnx_path, threads, frames, spin)
+                _, paths = ort_stream_paths(ort_path, threads, frames, spin)
                 for k, f in paths.items():
-                    timed[k + ("" if spin is None else ", no spin")] = Timed(f)
+                    timed[k + ("" if spin is None else ", no spin")] = Timed(f, per=streams)
             for t in timed.values():
                 t.calibrate(target)
 
@@ -345,7 +411,8 @@ def bench_workload(wid, onnx_path, mode, steps, threads, args, recur, work):
         notes.append("onnxruntime not importable: skipped")
     if HAVE_TORCH and wid in ("W1", "W2", "W3", "W4"):
         try:
-            t = Timed(torch_callable(onnx_path, wid, mode, threads, steps), per=steps if mode == "run" else 1)
+            t = Timed(torch_callable(onnx_path, wid, mode, threads, steps, streams),
+                      per=steps if mode == "run" else streams)
             t.calibrate(target)
             engines["torch-" + ("seq" if mode == "run" else "stream")] = \
                 lambda t=t: (t.measure(batches), "inference_mode")
@@ -358,9 +425,13 @@ def bench_workload(wid, onnx_path, mode, steps, threads, args, recur, work):
     extra = {}
 
     def recur_round():
-        rows = recur_bench(recur, rec_path, mode, steps, threads, isa, repeats)
-        extra["bound_us"] = rows[0]["bound_us"]
-        return rows[0]["us_per_step"]["median"], f"recur bench --isa {isa}"
+        rows = recur_bench(recur, rec_path, mode, steps, threads, isa, repeats, streams)
+        if rows[0].get("streams", 1) != streams:
+            raise SystemExit(f"recur bench reported streams={rows[0].get('streams')}, asked {streams}")
+        # With N streams, us_per_step and bound_us are for all N streams advancing one frame.
+        extra["bound_us"] = rows[0]["bound_us"] / streams
+        return (rows[0]["us_per_step"]["median"] / streams,
+                f"recur bench --isa {isa}" + (f" --streams {streams}" if streams > 1 else ""))
     engines["recur"] = recur_round
 
     names = list(engines)
@@ -376,6 +447,7 @@ def bench_workload(wid, onnx_path, mode, steps, threads, args, recur, work):
             + ", ".join(f"{n} {per[n][-1]:.2f}" for n in names))
     med = {n: statistics.median(v) for n, v in per.items()}
     how = {n: max(set(v), key=v.count) for n, v in how.items()}  # the call path that won most rounds
+    extra["streams"] = streams
     return med, how, extra, notes, isa
 
 
@@ -424,11 +496,17 @@ def check_outputs(recur, onnx_path, rec_path, mode, work, frames=8):
     return worst
 
 
-def _frames_for(onnx_path):
+def _frame_count(streams):
+    """Distinct input frames cycled through: 256 for one stream, fewer for a batch
+    (W3 with 64 streams: 16 frames of [1,64,1024], 4 MB)."""
+    return max(8, 256 // streams)
+
+
+def _frames_for(onnx_path, count=256):
     import onnx
     m = onnx.load(onnx_path, load_external_data=False)
     dims = [d.dim_value or 1 for d in m.graph.input[0].type.tensor_type.shape.dim]
-    return np.random.default_rng(7).uniform(-1, 1, size=[256] + dims).astype(np.float32)
+    return np.random.default_rng(7).uniform(-1, 1, size=[count] + dims).astype(np.float32)
 
 
 def main():
@@ -440,6 +518,9 @@ def main():
     ap.add_argument("--model", help="an ONNX model instead of the canonical workloads")
     ap.add_argument("--mode", choices=["step", "run"], default="step", help="with --model")
     ap.add_argument("--steps", type=int, default=1000, help="frames per sequence call (run mode)")
+    ap.add_argument("--streams", type=int, default=1,
+                    help="step workloads: N independent streams per call (ORT batch N, "
+                         "recur bench --streams N); figures in µs per stream-step")
     ap.add_argument("--recur", help="the recur binary (default: target/release/recur, built if missing)")
     ap.add_argument("--isa", help="recur kernel set (default: the one recur chooses)")
     ap.add_argument("--keep", help="write the ONNX and .recur files to this folder and keep them")
@@ -447,6 +528,8 @@ def main():
     args = ap.parse_args()
     if args.rounds is None:
         args.rounds = 3 if args.quick else 7
+    if args.streams < 1:
+        ap.error("--streams must be at least 1")
 
     recur = find_recur(args.recur)
     work = args.keep or tempfile.mkdtemp(prefix="recur-peers-")
@@ -465,9 +548,15 @@ def main():
                 log(f"{wid}: {mode}, {threads} thread(s)")
                 med, how, extra, notes, isa = bench_workload(wid, path, mode, args.steps, threads, args, recur, work)
                 all_notes += [n for n in notes if n not in all_notes]
+                streams = extra["streams"]
+                if mode != "step":
+                    mname = f"run T={args.steps}"
+                else:
+                    mname = "step" if streams == 1 else f"step x{streams}"
                 for n, us in med.items():
-                    rows.append({"workload": wid, "mode": mode if mode == "step" else f"run T={args.steps}",
+                    rows.append({"workload": wid, "mode": mname, "streams": streams,
                                  "threads": threads, "engine": n, "us_per_step": us,
+                                 "us_per_call": us * streams,
                                  "ratio_vs_recur": us / med["recur"], "how": how[n],
                                  "recur_bound_us": extra.get("bound_us")})
         print_table(rows, args)
@@ -497,6 +586,9 @@ def print_table(rows, args):
     print(f"# {cpu}, {os.cpu_count()} CPUs; onnxruntime {ort.__version__ if ort else '-'}; "
           f"torch {'yes' if HAVE_TORCH else 'not installed'}; {args.rounds} rounds, interleaved; medians")
     print("# µs per step = per frame (run mode: per frame of a T-frame call); ratio = engine / recur (> 1: recur faster)")
+    if any(r["streams"] > 1 for r in rows):
+        print("# step xN: N streams advance one frame per call (ORT: batch N; recur: bench --streams N); "
+              "µs/step = per stream-step = per call / N")
     hdr = f"| {'workload':8} | {'mode':10} | {'threads':7} | {'engine':11} | {'µs/step':>9} | {'ratio':>6} | how |"
     print(hdr)
     print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
@@ -505,9 +597,15 @@ def print_table(rows, args):
               f"{r['us_per_step']:9.2f} | {r['ratio_vs_recur']:6.2f} | {r['how']} |")
     bounds = {}
     for r in rows:
-        if r["engine"] == "recur":
-            bounds.setdefault(r["workload"], r["recur_bound_us"])
-    print("# recur's measured bound (µs/step): " + ", ".join(f"{k} {v:.2f}" for k, v in bounds.items() if v))
+        if r["engine"] == "recur":  # with N streams the bound depends on the threads: one per row
+            key = r["workload"] if r["streams"] == 1 else f"{r['workload']} x{r['streams']} t{r['threads']}"
+            bounds.setdefault(key, r["recur_bound_us"])
+    print("# recur's measured bound (µs/step" + ("; step xN rows: per stream" if any(r["streams"] > 1 for r in rows) else "")
+          + "): " + ", ".join(f"{k} {v:.2f}" for k, v in bounds.items() if v))
+    many = [r for r in rows if r["streams"] > 1]
+    if many:
+        print("# per call (all N streams one frame), µs: " + ", ".join(
+            f"{r['workload']} x{r['streams']} t{r['threads']} {r['engine']} {r['us_per_call']:.1f}" for r in many))
 
 
 if __name__ == "__main__":
