@@ -689,7 +689,19 @@ impl Model {
     /// Advances one stream by one frame: reads `input_size` floats from `x`, writes
     /// `output_size` to `y`. Allocates nothing. Models with a reverse or bidirectional
     /// layer refuse (use [`Model::run`]).
+    ///
+    /// Models big enough to pay for a fork-join (see [`Model::step_many`]) split the
+    /// step's hidden-unit blocks across the current rayon pool, with the same bits; call
+    /// it inside `pool.install(..)` to choose the pool, or use [`Model::step_with`] with
+    /// `Some(1)` to stay on the calling thread.
     pub fn step(&self, state: &mut State, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+        self.step_with(state, x, y, None)
+    }
+
+    /// [`Model::step`] with an explicit thread cap: `Some(1)` runs on the calling thread
+    /// only and never touches rayon; `None` uses the current rayon pool when the model is
+    /// big enough.
+    pub fn step_with(&self, state: &mut State, x: &[f32], y: &mut [f32], threads: Option<usize>) -> Result<(), Error> {
         if let Some((layer, direction)) = self.inner.streamable_error {
             return Err(Error::NotStreamable { layer, direction });
         }
@@ -698,6 +710,13 @@ impl Model {
         Self::check_len("output frame", y.len(), self.output_size())?;
         let isa = self.inner.isa;
         crate::isa::mark_ran(isa);
+        let threads = self.many_threads(1, threads);
+        if threads > 1 {
+            let mut states = [state];
+            // SAFETY: lengths were checked above; one state, of this model.
+            dispatch!(isa, s => unsafe { many_generic(s, self, &mut states, x, y, threads) });
+            return Ok(());
+        }
         // SAFETY: lengths were checked above and the state belongs to this model.
         dispatch!(isa, s => unsafe { step_generic(s, self, state, x.as_ptr(), y.as_mut_ptr()) });
         Ok(())
