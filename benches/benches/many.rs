@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("separate_steps", format!("{}_1thread", m.isa())), |b| {
                 b.iter(|| {
                     for (n, st) in states.iter_mut().enumerate() {
-                        m.step(st, black_box(&xs[n * i..][..i]), &mut ys[n * o..][..o]).unwrap();
+                        m.step_with(st, black_box(&xs[n * i..][..i]), &mut ys[n * o..][..o], Some(1)).unwrap();
                     }
                 })
             });

@@ -1,8 +1,9 @@
-//! Criterion benchmarks of the streaming step (W1-W3) and the sequence run (W4), f32, per
-//! kernel set; and W2 and W3 per weight dtype (f32, f16, bf16, int8 `w8`, int8 `w8a8`) on
-//! the best kernel set and AVX2. Throughput is in elements (multiply-adds, the same count
-//! for every dtype) so criterion reports MAC/s; `benches/README.md` explains how to turn
-//! the figures into GFLOP/s, GB/s and the fraction of the machine's bound.
+//! Criterion benchmarks, single thread, of the streaming step (W1-W3) and the sequence run
+//! (W4), f32, per kernel set; and W2 and W3 per weight dtype (f32, f16, bf16, int8 `w8`,
+//! int8 `w8a8`) on the best kernel set and AVX2. Throughput is in elements (multiply-adds,
+//! the same count for every dtype) so criterion reports MAC/s; `benches/README.md`
+//! explains how to turn the figures into GFLOP/s, GB/s and the fraction of the machine's
+//! bound.
 //!
 //! The dtype benches are named `W2_lstm2_i80_h512_dtype/step_<dtype>/<isa>`; run only
 //! them with `cargo bench -p recur-benches --bench step -- _dtype/`.
@@ -15,6 +16,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 fn bench(c: &mut Criterion) {
+    // Single thread: `step_with(.., Some(1))`, and `run` (whose big input projections
+    // split across the current rayon pool) inside a one-thread pool.
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     for w in workloads() {
         let packed = PackedModel::pack(w.desc.clone(), &weights(&w.desc, 42)).unwrap();
         let mut g = c.benchmark_group(format!("{}_{}", w.id, w.shape));
@@ -27,11 +31,11 @@ fn bench(c: &mut Criterion) {
             let mut ys = vec![0.0f32; w.frames * m.output_size()];
             if w.frames == 1 {
                 g.bench_function(BenchmarkId::new("step", isa.name()), |b| {
-                    b.iter(|| m.step(&mut st, black_box(&xs), &mut ys).unwrap())
+                    b.iter(|| m.step_with(&mut st, black_box(&xs), &mut ys, Some(1)).unwrap())
                 });
             } else {
                 g.bench_function(BenchmarkId::new("run", isa.name()), |b| {
-                    b.iter(|| m.run(&mut st, black_box(&xs), &mut ys).unwrap())
+                    one_thread.install(|| b.iter(|| m.run(&mut st, black_box(&xs), &mut ys).unwrap()))
                 });
             }
         }
@@ -60,7 +64,7 @@ fn bench_dtypes(c: &mut Criterion) {
                 let xs: Vec<f32> = (0..m.input_size()).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect();
                 let mut ys = vec![0.0f32; m.output_size()];
                 g.bench_function(BenchmarkId::new(format!("step_{}", dtype_label(dtype)), isa.name()), |b| {
-                    b.iter(|| m.step(&mut st, black_box(&xs), &mut ys).unwrap())
+                    b.iter(|| m.step_with(&mut st, black_box(&xs), &mut ys, Some(1)).unwrap())
                 });
             }
         }
