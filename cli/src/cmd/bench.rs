@@ -12,6 +12,10 @@
 //! input projection `W x` reads its weights once per sequence, so `W` per frame is the
 //! recurrent weights plus the dense layers plus the rest spread over the frames.
 //!
+//! Every measurement runs on a thread of a pool of exactly `--threads` threads, so the
+//! engine's own splitting (a big `step`, `step_many`, a long sequence's input projection)
+//! uses that many and no more.
+//!
 //! Reduced-precision files are measured as they are stored: `W` counts each weight's real
 //! bytes (4 in f32, 2 in f16 and bf16, 1 in int8, whose matrices are padded to a multiple
 //! of 4 columns and carry one f32 scale per row), so GB/s and the memory term follow the
@@ -136,7 +140,7 @@ struct Work {
     ys: Vec<f32>,
     mode: BenchMode,
     frames: usize,
-    pool: Option<rayon::ThreadPool>,
+    threads: usize,
 }
 
 impl Work {
@@ -156,16 +160,6 @@ impl Work {
                 ((seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
             })
             .collect();
-        let pool = if opts.threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(opts.threads)
-                    .build()
-                    .map_err(|e| Error::input(format!("cannot start {} threads: {e}", opts.threads)))?,
-            )
-        } else {
-            None
-        };
         Ok(Work {
             states: (0..n).map(|_| model.new_state()).collect(),
             xs,
@@ -173,45 +167,41 @@ impl Work {
             model,
             mode: opts.mode,
             frames,
-            pool,
+            threads: opts.threads,
         })
     }
 
-    /// One round: every stream advances by `frames` frames.
+    /// One round: every stream advances by `frames` frames. Runs inside the measuring
+    /// pool (see [`main`]), so the engine's own splitting of a big step, `step_many` or
+    /// sequence projection uses exactly `--threads` threads.
     fn round(&mut self) -> Result<(), Error> {
         let (i, o, t) = (self.model.input_size(), self.model.output_size(), self.frames);
         let model = &self.model;
         let err = |e: recur::Error| Error::input(e.to_string());
+        let cap = (self.threads == 1).then_some(1);
         match self.mode {
             BenchMode::Step if self.states.len() == 1 => {
-                model.step(&mut self.states[0], &self.xs, &mut self.ys).map_err(err)
+                model.step_with(&mut self.states[0], &self.xs, &mut self.ys, cap).map_err(err)
             }
             BenchMode::Step => {
                 let mut refs: Vec<&mut State> = self.states.iter_mut().collect();
-                match &self.pool {
-                    Some(p) => p.install(|| model.step_many(&mut refs, &self.xs, &mut self.ys)).map_err(err),
-                    None => model.step_many_with(&mut refs, &self.xs, &mut self.ys, Some(1)).map_err(err),
-                }
+                model.step_many_with(&mut refs, &self.xs, &mut self.ys, cap).map_err(err)
             }
             BenchMode::Run => {
                 let work = |(s, (x, y)): (&mut State, (&[f32], &mut [f32]))| model.run(s, x, y);
-                match &self.pool {
-                    Some(p) => {
-                        use rayon::prelude::*;
-                        p.install(|| {
-                            self.states
-                                .par_iter_mut()
-                                .zip(self.xs.par_chunks(t * i).zip(self.ys.par_chunks_mut(t * o)))
-                                .try_for_each(work)
-                        })
+                if self.threads > 1 {
+                    use rayon::prelude::*;
+                    self.states
+                        .par_iter_mut()
+                        .zip(self.xs.par_chunks(t * i).zip(self.ys.par_chunks_mut(t * o)))
+                        .try_for_each(work)
                         .map_err(err)
-                    }
-                    None => self
-                        .states
+                } else {
+                    self.states
                         .iter_mut()
                         .zip(self.xs.chunks(t * i).zip(self.ys.chunks_mut(t * o)))
                         .try_for_each(work)
-                        .map_err(err),
+                        .map_err(err)
                 }
             }
         }
@@ -351,10 +341,16 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
         );
     }
     pb.set_message("measuring");
+    // Every measurement runs on a thread of this pool (not only the parallel parts), so
+    // `--threads 1` never touches another pool and no round pays a hop into the pool.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|e| Error::input(format!("cannot start {} threads: {e}", opts.threads)))?;
     for isa in isas {
         let model = base.with_isa(isa).map_err(|e| Error::usage(e.to_string()))?;
         let mut work = Work::new(model, opts)?;
-        let s = measure(&mut work, opts.repeats, &pb)?;
+        let s = pool.install(|| measure(&mut work, opts.repeats, &pb))?;
         let steps_per_s = 1e6 / s.median * n;
         let gflops = flops / s.median / 1e3;
         let gbps = bytes / s.median / 1e3;
