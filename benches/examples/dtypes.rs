@@ -29,7 +29,7 @@ fn main() {
                     let mut refs: Vec<&mut recur::State> = sts.iter_mut().collect();
                     m.step_many_with(&mut refs, &xs, &mut ys, Some(1)).unwrap();
                 } else if w.frames == 1 {
-                    m.step(&mut sts[0], &xs, &mut ys).unwrap();
+                    m.step_with(&mut sts[0], &xs, &mut ys, Some(1)).unwrap();
                 } else {
                     m.run(&mut sts[0], &xs, &mut ys).unwrap();
                 }

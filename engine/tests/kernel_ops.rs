@@ -211,3 +211,70 @@ fn wide_loads_are_exact() {
         }
     }
 }
+
+/// `dot4_i8` of `S` (corrected for `DOT_OFFSET` as the kernels do) against exact integer
+/// arithmetic, over extreme and random operands in -127..=127; and `i2f` against `as f32`.
+fn check_dot<S: Simd>(s: S) {
+    let mut seed = 0x1234_5678_9abc_def0u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for case in 0..20_000 {
+        let w: [i8; 64] = core::array::from_fn(|i| match case % 4 {
+            0 => 127 * if i % 2 == 0 { 1 } else { -1 },
+            1 => -127,
+            _ => (next() % 255) as i8 as i16 as i8,
+        })
+        .map(|v| v.max(-127));
+        let x: [i8; 4] = core::array::from_fn(|j| match case % 4 {
+            0 => -127 * if j % 2 == 0 { 1 } else { -1 },
+            1 => -127,
+            _ => ((next() % 255) as i64 - 127) as i8,
+        });
+        let acc0: [i32; LANES] = core::array::from_fn(|_| (next() % 2_000_001) as i32 - 1_000_000);
+        let x4 = u32::from_le_bytes(x.map(|v| v as u8));
+        let xsum: i32 = x.iter().map(|&v| i32::from(v)).sum();
+        // SAFETY: `w` holds 64 bytes.
+        let r = unsafe { s.dot4_i8(s.izero(), w.as_ptr(), x4) };
+        let r = if S::DOT_OFFSET { s.isub_splat(r, 128 * xsum) } else { r };
+        let mut got = [0.0f32; LANES];
+        // SAFETY: 16 floats.
+        unsafe { s.store(got.as_mut_ptr(), s.i2f(r)) };
+        for l in 0..LANES {
+            let want: i32 = (0..4).map(|j| i32::from(w[4 * l + j]) * i32::from(x[j])).sum();
+            assert_eq!(got[l], want as f32, "{}: dot4 lane {l}, case {case}", S::NAME);
+        }
+        // i2f rounds to nearest even beyond 2^24 (every lane holds `big`).
+        let big = acc0[case % LANES].wrapping_mul(4099);
+        let z = s.isub_splat(s.izero(), big.wrapping_neg());
+        // SAFETY: 16 floats.
+        unsafe { s.store(got.as_mut_ptr(), s.i2f(z)) };
+        assert!(got.iter().all(|&g| g == big as f32), "{}: i2f of {big}", S::NAME);
+    }
+    println!("{}: dot4_i8 exact on 20000 cases", S::NAME);
+}
+
+#[test]
+fn every_kernel_set_dot4_is_exact() {
+    check_dot(Scalar);
+    check_dot(recur::kernels::Portable);
+    #[cfg(target_arch = "aarch64")]
+    check_dot(recur::kernels::aarch64::neon::Neon::new().expect("NEON is baseline on aarch64"));
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(s) = recur::kernels::x86_64::avx2::Avx2::new() {
+            check_dot(s);
+        }
+        // Both AVX-512 variants: the dispatcher picks VNNI where the CPU has it, so the
+        // BW-only form is tested here directly.
+        if let Some(s) = recur::kernels::x86_64::avx512::Avx512::new() {
+            check_dot(s);
+        }
+        if let Some(s) = recur::kernels::x86_64::avx512::Avx512::new_vnni() {
+            check_dot(s);
+        }
+    }
+}
