@@ -746,6 +746,50 @@ fn zero_states_built_from_run_time_shapes_are_the_zero_state() {
     }
 }
 
+/// The TorchScript exporter's zero state for a stacked nn.GRU/LSTM: one
+/// `ConstantOfShape([layers, batch, H])` of run-time batch, each layer's rows sliced out
+/// on axis 0 (as inputs from opset 10, as attributes before).
+fn two_layer_gru_sliced_zero_state(opset: i64, batch_part: bool) -> ModelProto {
+    let mut m = two_layer_gru(false, opset);
+    let g = m.graph.as_mut().unwrap();
+    let at = g.node.iter().position(|n| n.name == "zs").unwrap();
+    g.node.retain(|n| n.name != "zs" && n.name != "ex");
+    let zeros = TensorProto { dims: vec![1], data_type: data_type::FLOAT, float_data: vec![0.0], ..Default::default() };
+    let mut glue = vec![
+        node("Concat", "cs2", &["two", "bsz1", "hid"], &["st2"], vec![ai("axis", 0)]),
+        node("ConstantOfShape", "zs2", &["st2"], &["z2"], vec![atensor("value", zeros)]),
+    ];
+    let (ends_b, axis_b) = if batch_part { (1, 1) } else { (2, 0) };
+    if opset >= 10 {
+        g.initializer.push(i64_init("end_b", &[1], &[ends_b]));
+        g.initializer.push(i64_init("axis_b", &[1], &[axis_b]));
+        glue.push(node("Slice", "sl0", &["z2", "zero", "one", "zero"], &["h0a"], vec![]));
+        glue.push(node("Slice", "sl1", &["z2", "one", "end_b", "axis_b"], &["h0b"], vec![]));
+    } else {
+        let attrs = |s: i64, e: i64, a: i64| vec![aints("starts", &[s]), aints("ends", &[e]), aints("axes", &[a])];
+        glue.push(node("Slice", "sl0", &["z2"], &["h0a"], attrs(0, 1, 0)));
+        glue.push(node("Slice", "sl1", &["z2"], &["h0b"], attrs(1, ends_b, axis_b)));
+    }
+    g.node.splice(at..at, glue);
+    m
+}
+
+#[test]
+fn zero_states_sliced_from_one_run_time_zero_tensor_are_the_zero_state() {
+    for opset in [9, 13, 17] {
+        let imp = import(&two_layer_gru_sliced_zero_state(opset, false)).unwrap();
+        assert_eq!(imp.model.desc.layers.len(), 2);
+        assert_eq!(imp.interface.inputs.len(), 1);
+        assert!(imp.report.iter().filter(|l| l.contains("zero state")).count() == 2, "{:?}", imp.report);
+    }
+    // Part of the run-time batch axis cannot be sliced symbolically.
+    refused(
+        &two_layer_gru_sliced_zero_state(13, true),
+        ErrorClass::Unsupported,
+        &["'sl1' (Slice)", "axis 1", "only known at run time"],
+    );
+}
+
 #[test]
 fn stateful_export_binds_state_rows_to_layers() {
     for opset in [9, 13] {

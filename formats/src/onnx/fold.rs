@@ -352,6 +352,16 @@ fn fold_splat(node: &Node<'_>, ins: &[Option<Val>], opset: i64) -> R<Option<Vec<
                     let shape = resolve_reshape(node, &s.shape, &target, node.a_int("allowzero")?.unwrap_or(0) != 0)?;
                     out(Splat { shape, ..s })
                 }
+                "Slice" => {
+                    // torch's TorchScript exporter builds one zero state [layers*dirs, batch, H]
+                    // with ConstantOfShape and slices each layer's part out of it on axis 0.
+                    let (starts, ends, axes, steps) = slice_args(node, opset, |i, n| match ins.get(i) {
+                        Some(Some(v)) => Ok(Some(ints(node, v, n)?)),
+                        _ => Ok(None),
+                    })?;
+                    let shape = slice_shape_sym(node, &s.shape, &starts, &ends, axes.as_deref(), steps.as_deref())?;
+                    out(Splat { shape, ..s })
+                }
                 _ => Ok(None),
             }
         }
@@ -662,23 +672,10 @@ fn fold_dense(node: &Node<'_>, t: &[Option<Rc<Tensor>>], opset: i64) -> R<Option
         }
         "Slice" => {
             let x = req(node, t, 0, "data")?;
-            let (starts, ends, axes, steps) = if opset < 10 {
-                node.check_attrs(&["starts", "ends", "axes"], opset)?;
-                let s = node.a_ints("starts")?.ok_or_else(|| node.bad_attr("starts", "", "is required"))?;
-                let e = node.a_ints("ends")?.ok_or_else(|| node.bad_attr("ends", "", "is required"))?;
-                (s, e, node.a_ints("axes")?, None)
-            } else {
-                node.check_attrs(&[], opset)?;
-                let get = |i: usize, n: &str| -> R<Option<Vec<i64>>> {
-                    match t.get(i) {
-                        Some(Some(v)) => Ok(Some(ints(node, &Val::Const(v.clone()), n)?)),
-                        _ => Ok(None),
-                    }
-                };
-                let s = get(1, "starts")?.ok_or_else(|| missing(node, "starts"))?;
-                let e = get(2, "ends")?.ok_or_else(|| missing(node, "ends"))?;
-                (s, e, get(3, "axes")?, get(4, "steps")?)
-            };
+            let (starts, ends, axes, steps) = slice_args(node, opset, |i, n| match t.get(i) {
+                Some(Some(v)) => Ok(Some(ints(node, &Val::Const(v.clone()), n)?)),
+                _ => Ok(None),
+            })?;
             let spec = slice_spec(node, &x.shape, &starts, &ends, axes.as_deref(), steps.as_deref())?;
             one(slice(x, &spec))
         }
@@ -872,6 +869,62 @@ fn split_sizes(node: &Node<'_>, split_input: Option<Rc<Tensor>>, dim: usize, ops
 }
 
 /// Normalized slice: per axis (start, count, step).
+/// A `Slice`'s starts, ends, axes and steps (attributes before opset 10, inputs 1-4 from
+/// then on, read with `get(slot index, slot name)`).
+type SliceArgs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>, Option<Vec<i64>>);
+
+fn slice_args(node: &Node<'_>, opset: i64, get: impl Fn(usize, &str) -> R<Option<Vec<i64>>>) -> R<SliceArgs> {
+    if opset < 10 {
+        node.check_attrs(&["starts", "ends", "axes"], opset)?;
+        let s = node.a_ints("starts")?.ok_or_else(|| node.bad_attr("starts", "", "is required"))?;
+        let e = node.a_ints("ends")?.ok_or_else(|| node.bad_attr("ends", "", "is required"))?;
+        Ok((s, e, node.a_ints("axes")?, None))
+    } else {
+        node.check_attrs(&[], opset)?;
+        let s = get(1, "starts")?.ok_or_else(|| missing(node, "starts"))?;
+        let e = get(2, "ends")?.ok_or_else(|| missing(node, "ends"))?;
+        Ok((s, e, get(3, "axes")?, get(4, "steps")?))
+    }
+}
+
+/// The shape a `Slice` gives a tensor whose sizes may be symbolic: known axes are sliced
+/// as usual; an axis of run-time size must be taken whole (start 0, step 1, an end of at
+/// least `i32::MAX`, which is how exporters write "to the end").
+fn slice_shape_sym(
+    node: &Node<'_>,
+    shape: &[SInt],
+    starts: &[i64],
+    ends: &[i64],
+    axes: Option<&[i64]>,
+    steps: Option<&[i64]>,
+) -> R<Vec<SInt>> {
+    let r = shape.len();
+    let axes: Vec<i64> = axes.map(|a| a.to_vec()).unwrap_or_else(|| (0..starts.len() as i64).collect());
+    if starts.len() != ends.len() || axes.len() != starts.len() || steps.is_some_and(|s| s.len() != starts.len()) {
+        return Err(invalid_input(node, "starts", "starts, ends, axes and steps have different lengths"));
+    }
+    let mut out = shape.to_vec();
+    for (k, &a) in axes.iter().enumerate() {
+        let ax = norm_axis(node, a, r, "axes")?;
+        let step = steps.map_or(1, |s| s[k]);
+        match shape[ax].known() {
+            Some(d) => {
+                let d = usize::try_from(d).map_err(|_| invalid_input(node, "data", "has a negative size"))?;
+                let spec = slice_spec(node, &[d], &starts[k..=k], &ends[k..=k], None, Some(&[step]))?;
+                out[ax] = SInt::K(spec[0].1 as i64);
+            }
+            None if step == 1 && starts[k] == 0 && ends[k] >= i32::MAX as i64 => {}
+            None => {
+                return Err(unsupported(
+                    node,
+                    alloc::format!("slices part of axis {ax}, whose size is only known at run time"),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn slice_spec(
     node: &Node<'_>,
     shape: &[usize],
