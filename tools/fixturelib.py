@@ -223,7 +223,15 @@ def ref_eval(model, feeds):
                 sl[int(ax)] = slice(int(s), int(e), int(st))
             outs = [x[tuple(sl)]]
         elif op == "Shape":
-            outs = [np.array(ins[0].shape, np.int64)]
+            r = ins[0].ndim
+            start, end = a.get("start", 0), a.get("end", r)
+            outs = [np.array(ins[0].shape[slice(start, end)], np.int64)]
+        elif op == "ConstantOfShape":
+            v = numpy_helper.to_array(a["value"]).reshape(-1)[0] if "value" in a else np.float32(0)
+            dt = np.float64 if np.asarray(v).dtype.kind == "f" else np.asarray(v).dtype
+            outs = [np.full(tuple(int(d) for d in ins[0]), v, dt)]
+        elif op == "Mul":
+            outs = [ins[0] * ins[1]]
         elif op == "Gather":
             outs = [np.take(ins[0], ins[1], axis=a.get("axis", 0))]
         elif op == "Expand":
