@@ -227,23 +227,20 @@ impl Simd for Portable {
         [[k(0, 0), k(0, 1)], [k(1, 0), k(1, 1)], [k(2, 0), k(2, 1)], [k(3, 0), k(3, 1)]]
     }
 
+    // The integer lanes are the scalar set's `[i32; 16]`: its exact loops serve here too
+    // (`wide` has no 8-bit dot product to offer).
     #[inline(always)]
     fn izero(self) -> [i32; LANES] {
-        [0; LANES]
+        crate::kernels::Scalar.izero()
     }
     #[inline(always)]
     unsafe fn dot4_i8(self, acc: [i32; LANES], w: *const i8, x4: u32) -> [i32; LANES] {
-        // SAFETY: the caller guarantees 64 readable bytes at `w`.
-        let q = unsafe { w.cast::<[i8; 4 * LANES]>().read_unaligned() };
-        let x = x4.to_le_bytes().map(|b| i32::from(b as i8));
-        core::array::from_fn(|l| {
-            let d = (0..4).fold(0i32, |d, j| d.wrapping_add(i32::from(q[4 * l + j]) * x[j]));
-            acc[l].wrapping_add(d)
-        })
+        // SAFETY: forwarded contract (64 readable bytes at `w`).
+        unsafe { crate::kernels::Scalar.dot4_i8(acc, w, x4) }
     }
     #[inline(always)]
     fn isub_splat(self, a: [i32; LANES], b: i32) -> [i32; LANES] {
-        a.map(|v| v.wrapping_sub(b))
+        crate::kernels::Scalar.isub_splat(a, b)
     }
     #[inline(always)]
     fn i2f(self, a: [i32; LANES]) -> V2 {
