@@ -51,7 +51,10 @@ awk '/<!-- end examples\/stream.c -->/{p=0} p&&!/^```/{print} /<!-- begin exampl
 }
 
 step "build librecur and the model generator"
-cargo build --release --locked -p recur-capi --lib --example gen_models --example overhead
+# The whole workspace, as .ci/run's `cargo test --workspace --release` selects it: with
+# `-p recur-capi` alone cargo unifies other features (the engine without `default`, the
+# format without `onnx`) and rebuilds the engine from scratch (~4 minutes).
+cargo build --release --locked --workspace --lib --example gen_models --example overhead
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 lib="$target_dir/release"
 work="$(mktemp -d)"

@@ -42,16 +42,31 @@ cd fuzz
 build=(-O -a --codegen-units 16 --target-dir target/ci)
 echo "--- building the fuzz targets (nightly, ASan, debug assertions)"
 cargo +nightly fuzz build "${build[@]}"
+# The targets fuzz side by side (one core each): the run takes `secs`, not `secs` per target.
+fuzz_one() {
+  local t=$1 log="target/ci/fuzz-$1.log"
+  mkdir -p "target/corpus/$t"
+  # The scratch corpus comes first: libFuzzer adds new inputs to the first folder only.
+  cargo +nightly fuzz run "${build[@]}" "$t" "target/corpus/$t" "corpus/$t" -- \
+    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1
+}
+pids=()
 for t in "${targets[@]}"; do
   echo "--- fuzzing $t for ${secs}s"
-  mkdir -p "target/corpus/$t"
+  fuzz_one "$t" &
+  pids+=($!)
+done
+failed=0
+for i in "${!targets[@]}"; do
+  t=${targets[$i]}
   log="target/ci/fuzz-$t.log"
-  # The scratch corpus comes first: libFuzzer adds new inputs to the first folder only.
-  if ! cargo +nightly fuzz run "${build[@]}" "$t" "target/corpus/$t" "corpus/$t" -- \
-    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+  if ! wait "${pids[$i]}"; then
     grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$log" | tail -n 60 >&2
     echo "fuzz target $t crashed: the input is in fuzz/artifacts/$t/ (see fuzz/REGRESSIONS.md)" >&2
-    exit 1
+    failed=1
+    continue
   fi
+  echo "--- $t:"
   grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|peak_rss_mb)' "$log" || true
 done
+exit "$failed"

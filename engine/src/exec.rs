@@ -219,6 +219,14 @@ pub(crate) struct ProjectArgs {
 /// which the generic kernel code inlines.
 macro_rules! impl_exec {
     ($ty:ty $(, $feat:literal)?) => {
+        impl_exec!(@impl $ty, [$($feat)?], [dt::F16, dt::BF16, dt::I8, dt::I8A8], dt::F32, []);
+    };
+    // A set that differs from `$base` only in the `w8a8` dot products: other dtypes
+    // forward to `$base` (compiled once, not once per set).
+    ($ty:ty, $feat:literal, forward $base:ty) => {
+        impl_exec!(@impl $ty, [$feat], [], dt::I8A8, [$base]);
+    };
+    (@impl $ty:ty, [$($feat:literal)?], [$($d:path),*], $last:path, [$($base:ty)?]) => {
         impl Exec for $ty {
             #[inline(always)]
             unsafe fn blocks<const NS: usize>(self, k: u8, d: u8, a: &[DirArgs; NS], lo: usize, hi: usize) {
@@ -234,14 +242,15 @@ macro_rules! impl_exec {
                     // SAFETY: forwarded contract.
                     unsafe { blocks_generic::<$ty, NS, KIND, DT>(s, a, lo, hi) }
                 }
+                $(if d != dt::I8A8 {
+                    // SAFETY: forwarded contract (the base set's token is implied by ours).
+                    return unsafe { <$base as Exec>::blocks::<NS>(self.base(), k, d, a, lo, hi) };
+                })?
                 macro_rules! by_dtype {
                     ($kind:expr) => {
                         match d {
-                            dt::F16 => go::<NS, { $kind }, { dt::F16 }>(self, a, lo, hi),
-                            dt::BF16 => go::<NS, { $kind }, { dt::BF16 }>(self, a, lo, hi),
-                            dt::I8 => go::<NS, { $kind }, { dt::I8 }>(self, a, lo, hi),
-                            dt::I8A8 => go::<NS, { $kind }, { dt::I8A8 }>(self, a, lo, hi),
-                            _ => go::<NS, { $kind }, { dt::F32 }>(self, a, lo, hi),
+                            $($d => go::<NS, { $kind }, { $d }>(self, a, lo, hi),)*
+                            _ => go::<NS, { $kind }, { $last }>(self, a, lo, hi),
                         }
                     };
                 }
@@ -291,14 +300,17 @@ macro_rules! impl_exec {
                     // SAFETY: forwarded contract.
                     unsafe { dense_generic::<$ty, NS, DT>(s, w, scale, b, x, q, k, out, lo, hi, act) }
                 }
+                $(if d != dt::I8A8 {
+                    // SAFETY: forwarded contract (the base set's token is implied by ours).
+                    return unsafe {
+                        <$base as Exec>::dense::<NS>(self.base(), d, w, scale, b, x, q, k, out, lo, hi, act)
+                    };
+                })?
                 // SAFETY: the token proves the CPU has the features; forwarded contract.
                 unsafe {
                     match d {
-                        dt::F16 => go::<NS, { dt::F16 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
-                        dt::BF16 => go::<NS, { dt::BF16 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
-                        dt::I8 => go::<NS, { dt::I8 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
-                        dt::I8A8 => go::<NS, { dt::I8A8 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
-                        _ => go::<NS, { dt::F32 }>(self, w, scale, b, x, q, k, out, lo, hi, act),
+                        $($d => go::<NS, { $d }>(self, w, scale, b, x, q, k, out, lo, hi, act),)*
+                        _ => go::<NS, { $last }>(self, w, scale, b, x, q, k, out, lo, hi, act),
                     }
                 }
             }
@@ -318,14 +330,15 @@ macro_rules! impl_exec {
                         )
                     }
                 }
+                $(if d != dt::I8A8 {
+                    // SAFETY: forwarded contract (the base set's token is implied by ours).
+                    return unsafe { <$base as Exec>::project(self.base(), d, p, range) };
+                })?
                 // SAFETY: the token proves the CPU has the features; forwarded contract.
                 unsafe {
                     match d {
-                        dt::F16 => go::<{ dt::F16 }>(self, p, range),
-                        dt::BF16 => go::<{ dt::BF16 }>(self, p, range),
-                        dt::I8 => go::<{ dt::I8 }>(self, p, range),
-                        dt::I8A8 => go::<{ dt::I8A8 }>(self, p, range),
-                        _ => go::<{ dt::F32 }>(self, p, range),
+                        $($d => go::<{ $d }>(self, p, range),)*
+                        _ => go::<{ $last }>(self, p, range),
                     }
                 }
             }
@@ -350,7 +363,7 @@ use crate::kernels::x86_64::{avx2::Avx2, avx512::Avx512};
 #[cfg(target_arch = "x86_64")]
 impl_exec!(Avx512<false>, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
 #[cfg(target_arch = "x86_64")]
-impl_exec!(Avx512<true>, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c");
+impl_exec!(Avx512<true>, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c", forward Avx512<false>);
 #[cfg(target_arch = "x86_64")]
 impl_exec!(Avx2, "avx2,fma,f16c");
 #[cfg(target_arch = "aarch64")]

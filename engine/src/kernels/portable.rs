@@ -150,7 +150,11 @@ impl Simd for Portable {
     fn div(self, a: V2, b: V2) -> V2 {
         both2(a, b, |x, y| x / y)
     }
-    #[inline(always)]
+    // Where FMA is an instruction (aarch64, x86 built with `fma`) this inlines; elsewhere
+    // each lane is a libm `fmaf` call, and 16 calls at every use made the portable
+    // kernels the bulk of the engine's build time: one call per vector instead.
+    #[cfg_attr(any(target_arch = "aarch64", target_feature = "fma"), inline(always))]
+    #[cfg_attr(not(any(target_arch = "aarch64", target_feature = "fma")), inline(never))]
     fn fma(self, a: V2, b: V2, c: V2) -> V2 {
         // Per lane, correctly rounded on every target (see the module doc for the cost).
         let (a, b, c): ([f32; LANES], [f32; LANES], [f32; LANES]) =

@@ -36,8 +36,10 @@ impl Simd for Scalar {
     const TILE_LSTM: usize = 1;
     const TILE_GRU: usize = 1;
     const TILE_RNN: usize = 1;
-    // The reference exercises the multi-stream tiles that AVX-512 uses.
-    const MANY_STREAMS: usize = 4;
+    // One stream per tile: the multi-stream tiles are the same generic code on every set
+    // and are checked where they run (AVX-512's 4, AVX2's and portable's 2); in the
+    // reference they only multiplied the engine's build time (the scalar kernels were
+    // over half of its machine code).
     type V = V;
     type M = [bool; LANES];
     type I = [i32; LANES];
@@ -72,7 +74,10 @@ impl Simd for Scalar {
     fn div(self, a: V, b: V) -> V {
         zip(a, b, |x, y| x / y)
     }
-    #[inline(always)]
+    // Not inlined: without the `fma` target feature each lane is a libm `fmaf` call, and
+    // 16 calls at every use made the reference kernels huge to compile. One call per
+    // vector costs the reference little and keeps its code small.
+    #[inline(never)]
     fn fma(self, a: V, b: V, c: V) -> V {
         let mut o = [0.0; LANES];
         for i in 0..LANES {

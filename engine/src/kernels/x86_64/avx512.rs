@@ -66,6 +66,17 @@ const _: () = assert!(LANES == 16);
 // the intrinsics are available;
 // they take and return registers only (loads and stores are covered by the callers'
 // contract on the pointer).
+impl Avx512<true> {
+    /// The same CPU's token without VNNI: every kernel except the `w8a8` dot products is
+    /// identical for both, so `Avx512<true>` forwards the others to `Avx512<false>` and
+    /// the engine compiles them once.
+    #[inline(always)]
+    pub(crate) fn base(self) -> Avx512<false> {
+        // VNNI's token implies everything the base token stands for.
+        Avx512(())
+    }
+}
+
 impl<const VNNI: bool> Simd for Avx512<VNNI> {
     const NAME: &'static str = "avx512";
     const TILE_LSTM: usize = 2;
