@@ -2,7 +2,8 @@
 //! W2 (16 streams, and a single stream split across cores), against separate `step`s and
 //! against one thread, in the same process; and W3 with 64 streams in f32 and int8 `w8a8`
 //! (`W3_lstm_i1024_h1024_many_64streams_dtype`), whose throughput is in streams, so criterion's elements/s
-//! are stream-steps per second and time / 64 is the time per stream.
+//! are stream-steps per second and time / 64 is the time per stream; and W4's 1000-frame
+//! `run` on 1 and 2 threads (`W4_gru_i256_h256_t1000_run_threads`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use recur::{Model, State};
@@ -81,5 +82,37 @@ fn bench_dtypes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_dtypes);
+/// W4 (GRU in=256 H=256, 1000 frames) `run` on 1 and 2 threads of the best kernel set,
+/// with `linear_before_reset` 0 (the canonical W4: two passes per frame) and 1 (what
+/// PyTorch's GRU computes: one pass). With two threads both the input projection and each
+/// frame's recurrence are split across the cores. Throughput: one element per frame.
+fn bench_run_threads(c: &mut Criterion) {
+    let pools: Vec<(usize, rayon::ThreadPool)> =
+        [1, 2].iter().map(|&t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap())).collect();
+    let w = workloads().into_iter().find(|w| w.id == "W4").unwrap();
+    let mut g = c.benchmark_group(format!("W4_{}_run_threads", w.shape));
+    g.throughput(Throughput::Elements(w.frames as u64));
+    g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    for lbr in [false, true] {
+        let mut desc = w.desc.clone();
+        for l in &mut desc.layers {
+            if let recur_format::LayerDesc::Recurrent(r) = l {
+                r.linear_before_reset = lbr;
+            }
+        }
+        let m = Model::from_packed(&PackedModel::pack(desc.clone(), &weights(&desc, 42)).unwrap()).unwrap();
+        let mut st = m.new_state();
+        let xs: Vec<f32> = (0..w.frames * m.input_size()).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect();
+        let mut ys = vec![0.0f32; w.frames * m.output_size()];
+        for (t, pool) in &pools {
+            let id = format!("lbr{}_{}_{t}thread{}", lbr as u8, m.isa(), if *t == 1 { "" } else { "s" });
+            g.bench_function(BenchmarkId::new("run", id), |b| {
+                pool.install(|| b.iter(|| m.run(&mut st, black_box(&xs), &mut ys).unwrap()))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_dtypes, bench_run_threads);
 criterion_main!(benches);

@@ -652,6 +652,27 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                         // `proj` frames * panels * 16; threads write disjoint panel ranges.
                         unsafe { s.project(dtype, &args.0, (lo, hi)) };
                     });
+                    let rec_threads = rec_split_threads(m, rp);
+                    #[cfg(feature = "std")]
+                    if rec_threads > 1 {
+                        // SAFETY: `proj` holds every frame's projection, `next` frames *
+                        // width floats; bases of this model's weights and state.
+                        unsafe {
+                            rec_frames_parallel(
+                                s,
+                                m,
+                                rp,
+                                d,
+                                (w, st),
+                                proj.as_ptr(),
+                                frames,
+                                (next.as_mut_ptr(), width),
+                                rec_threads,
+                            )
+                        };
+                        continue;
+                    }
+                    let _ = rec_threads;
                     for i in 0..frames {
                         let t = if dp.reverse { frames - 1 - i } else { i };
                         // SAFETY: frame t's projection lies within `proj`.
@@ -820,6 +841,15 @@ unsafe impl<T> Send for SendPtr<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for SendPtr<T> {}
 
+impl<T: Copy> SendPtr<T> {
+    /// The pointers (a method, so that closures capture the whole `SendPtr`, not its
+    /// non-`Sync` field).
+    #[inline(always)]
+    fn get(&self) -> T {
+        self.0
+    }
+}
+
 /// Input projections smaller than this many multiply-adds run on one thread: below it,
 /// a fork-join costs more than it saves (a few microseconds on this class of machine).
 const PROJECT_SPLIT_MACS: usize = 4_000_000;
@@ -858,6 +888,128 @@ impl Model {
             1
         }
     }
+}
+
+/// Recurrences with fewer multiply-adds per frame than this run on one thread in `run`:
+/// below it the two hand-offs per pass between cores cost more than half a frame saves.
+const REC_SPLIT_MACS: usize = 100_000;
+
+/// Threads for one direction's recurrence in `run`: the current pool's size for big
+/// enough f32/f16/bf16/w8 layers, else 1. (`w8a8` quantizes each whole `h` with one
+/// scale, a serial step every frame, so it stays on one thread.)
+fn rec_split_threads(m: &Model, rp: &RecPlan) -> usize {
+    let h = rp.desc.hidden_size;
+    if rp.dt == dt::I8A8 || rp.desc.cell.gates() * h * h < REC_SPLIT_MACS {
+        return 1;
+    }
+    m.pool_threads().min(rp.nb)
+}
+
+/// One direction's recurrence over a whole sequence, each frame's blocks split across
+/// `parts` threads of the current pool that stay in the loop for the whole sequence
+/// (a fork-join per frame would cost more than a frame of W4).
+///
+/// Work is a sequence of tickets (frame, pass, chunk of blocks) claimed in order from
+/// one counter; a ticket starts once every ticket of the previous passes has finished
+/// (a second counter). A thread only ever waits for tickets that running threads have
+/// claimed, so a worker that arrives late (or never) cannot stall the others: the
+/// caller alone would do every ticket. Each block's arithmetic is the single-thread
+/// kernel's, so the bits do not depend on `parts`. `h` and the scratch `hnew` swap roles
+/// every frame instead of being copied, since every chunk reads all of `h`.
+///
+/// # Safety
+/// `proj` holds `frames` projections of the layer's panels; `out.0` holds `frames *
+/// out.1` floats; `base` are the model's weights and a state of this model that no one
+/// else uses; the layer is not `w8a8`.
+#[cfg(feature = "std")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rec_frames_parallel<S: Exec>(
+    s: S,
+    m: &Model,
+    rp: &RecPlan,
+    d: usize,
+    base: (*const f32, *mut f32),
+    proj: *const f32,
+    frames: usize,
+    out: (*mut f32, usize),
+    parts: usize,
+) {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    let (cell, lbr) = (rp.desc.cell, rp.desc.linear_before_reset);
+    let passes = phases(cell, lbr);
+    let per_frame = passes * parts;
+    let total = frames * per_frame;
+    let (nb, hsz) = (rp.nb, rp.desc.hidden_size);
+    let panels = nb * cell.gates();
+    let reverse = rp.dirs[d].reverse;
+    let claim = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let ptrs = SendPtr((base.0, base.1, proj, out.0));
+    let work = || {
+        let (w, st, proj, next) = ptrs.get();
+        loop {
+            let n = claim.fetch_add(1, Ordering::Relaxed);
+            if n >= total {
+                break;
+            }
+            let (i, rem) = (n / per_frame, n % per_frame);
+            let (pass, c) = (rem / parts, rem % parts);
+            // Every ticket before this pass's first must be finished.
+            let start = n - c;
+            let mut spins = 0u32;
+            while done.load(Ordering::Acquire) < start {
+                spins = spins.saturating_add(1);
+                if spins < 1 << 16 {
+                    core::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            let t = if reverse { frames - 1 - i } else { i };
+            // SAFETY: frame t's projection lies within `proj`; bases of this model.
+            let mut a = unsafe { dir_args(m, rp, d, w, st, core::ptr::null(), proj.add(t * panels * LANES)) };
+            if i % 2 == 1 {
+                let (h, hnew) = (a.h, a.hnew);
+                a.h = hnew.cast_const();
+                a.hnew = h.cast_mut();
+            }
+            let (lo, hi) = (nb * c / parts, nb * (c + 1) / parts);
+            // SAFETY: blocks lo..hi < nb; this ticket alone writes their units; every
+            // unit it reads from other chunks was finished before it started.
+            unsafe { s.blocks::<1>(kind_of(cell, lbr, pass), rp.dt, &[a], lo, hi) };
+            if pass == passes - 1 {
+                let (u0, u1) = (lo * LANES, (hi * LANES).min(hsz));
+                if u1 > u0 {
+                    // SAFETY: units u0..u1 of hnew were written above; row t of the
+                    // output has room for this direction's hsz floats.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(a.hnew.add(u0), next.add(t * out.1 + d * hsz + u0), u1 - u0)
+                    };
+                }
+            }
+            done.fetch_add(1, Ordering::Release);
+        }
+    };
+    on_threads(parts, &work);
+    if frames % 2 == 1 {
+        // The last frame wrote the scratch buffer: the state's h takes it.
+        // SAFETY: h and hnew are distinct state areas of nb * 16 floats.
+        unsafe {
+            let a = dir_args(m, rp, d, base.0, base.1, core::ptr::null(), proj);
+            core::ptr::copy_nonoverlapping(a.hnew, a.h as *mut f32, nb * LANES);
+        }
+    }
+}
+
+/// Runs `f` on `parts` threads of the current rayon pool (the caller's among them).
+#[cfg(feature = "std")]
+fn on_threads(parts: usize, f: &(dyn Fn() + Sync)) {
+    if parts <= 1 {
+        f();
+        return;
+    }
+    let half = parts / 2;
+    rayon::join(|| on_threads(half, f), || on_threads(parts - half, f));
 }
 
 /// Runs `f(lo, hi)` over `0..nb` split into `threads` contiguous block ranges, in parallel
