@@ -114,9 +114,9 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8, const DT: u8>
     }
     match KIND {
         kind::LSTM => tiles!(lstm_tile, S::TILE_LSTM),
-        kind::GRU_LBR => tiles!(gru_lbr_tile, S::TILE_GRU),
+        kind::GRU_LBR => tiles!(gru_lbr_tile, S::TILE_GRU_LBR),
         kind::GRU_P1 => tiles!(gru_pass1_tile, S::TILE_GRU),
-        kind::GRU_P2 => tiles!(gru_pass2_tile, S::TILE_RNN),
+        kind::GRU_P2 => tiles!(gru_pass2_tile, S::TILE_GRU_P2),
         _ => tiles!(rnn_tile, S::TILE_RNN),
     }
 }

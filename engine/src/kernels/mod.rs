@@ -38,10 +38,14 @@ pub trait Simd: Copy + Send + Sync + 'static {
     /// Blocks of 16 hidden units an LSTM kernel processes at once (enough independent FMA
     /// chains to hide the FMA latency on this ISA).
     const TILE_LSTM: usize;
-    /// Same, for GRU.
+    /// Same, for GRU (`linear_before_reset = 0`, first pass).
     const TILE_GRU: usize;
     /// Same, for the single-gate RNN and dense layers.
     const TILE_RNN: usize;
+    /// Same, for GRU with `linear_before_reset = 1` (three gate panels per block).
+    const TILE_GRU_LBR: usize = Self::TILE_GRU;
+    /// Same, for the second pass of GRU with `linear_before_reset = 0` (one panel per block).
+    const TILE_GRU_P2: usize = Self::TILE_RNN;
     /// Most streams `step_many` puts in one register tile (1, 2 or 4): each weight
     /// vector loaded feeds that many streams. Bounded by the register file (an LSTM block
     /// of 4 streams holds 16 logical accumulators).

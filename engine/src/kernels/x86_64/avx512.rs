@@ -79,9 +79,16 @@ impl Avx512<true> {
 
 impl<const VNNI: bool> Simd for Avx512<VNNI> {
     const NAME: &'static str = "avx512";
+    // A tile reads one stream of 64-byte rows per gate panel, all `16 * k * 4` bytes
+    // apart: for k a multiple of 64 every stream maps to the same set of an 8-way 32 KB
+    // L1, so more than ~8 streams evict each other's lines before use. Hence at most 6-8
+    // panels per tile (GRU lbr=1 with 4 blocks, 12 streams, ran W4 at 17.4 ms per 1000
+    // frames; with 2 blocks, 11.5 ms). 6-8 accumulators still hide the FMA latency.
     const TILE_LSTM: usize = 2;
-    const TILE_GRU: usize = 4;
+    const TILE_GRU: usize = 3;
     const TILE_RNN: usize = 8;
+    const TILE_GRU_LBR: usize = 2;
+    const TILE_GRU_P2: usize = 4;
     // 4 streams x 4 LSTM gates = 16 accumulators of the 32 registers.
     const MANY_STREAMS: usize = 4;
     const PRELOAD_WEIGHTS: bool = true;
