@@ -119,6 +119,12 @@ pub(crate) type QIn = (*const i8, *const f32);
 /// output. Every accumulator is its own chain of FMAs in `k` order, so a stream gets the
 /// same bits whatever `NS` and `TB` are.
 ///
+/// With `NS > 1` (`step_many`, which walks the blocks in order and runs every group of
+/// streams over a block before the next) each row read also prefetches the same row of
+/// the next block's panels into L2: the next block's first group then computes from L2
+/// instead of waiting on L3 or memory, which overlapped the weight traffic with the
+/// arithmetic (addresses past the last block are harmless: a prefetch never faults).
+///
 /// # Safety
 /// `base` must hold the panels described above for `k` inputs, each `x[n]` `k` floats.
 #[inline(always)]
@@ -150,6 +156,9 @@ unsafe fn matvec<
                     // SAFETY: panel (t, g) lies within the caller's `TB * GS` panels and
                     // row kk < k.
                     *w = unsafe { loadw::<S, DT>(s, base.add((t * GS + g) * stride + kk * row)) };
+                    if NS > 1 {
+                        s.prefetch_l2(base.wrapping_add(((TB + t) * GS + g) * stride + kk * row));
+                    }
                 }
             }
             for n in 0..NS {
@@ -181,6 +190,9 @@ unsafe fn matvec<
                 // SAFETY: panel (t, g) lies within the caller's `TB * GS` panels and
                 // row kk < k.
                 let wv = unsafe { loadw::<S, DT>(s, base.add((t * GS + g) * stride + kk * row)) };
+                if NS > 1 {
+                    s.prefetch_l2(base.wrapping_add(((TB + t) * GS + g) * stride + kk * row));
+                }
                 for n in 0..NS {
                     if SPLIT && g == G - 1 {
                         extra[n][t] = s.fma(wv, xv[n], extra[n][t]);
@@ -221,6 +233,10 @@ unsafe fn matvec_w8<S: Simd, const NS: usize, const TB: usize, const G: usize, c
             for g in 0..G {
                 // SAFETY: panel (t, g) lies within the caller's panels; group kg < ceil(k/4).
                 let wq = unsafe { s.load_i8x4(base.add((t * GS + g) * stride + kg * 64).cast()) };
+                if NS > 1 {
+                    // As in `matvec`: the next block's row, into L2.
+                    s.prefetch_l2(base.wrapping_add(((TB + t) * GS + g) * stride + kg * 64));
+                }
                 for n in 0..NS {
                     for j in 0..kn {
                         if SPLIT && g == G - 1 {
@@ -261,6 +277,10 @@ unsafe fn matvec_a8<S: Simd, const NS: usize, const TB: usize, const G: usize, c
             for g in 0..G {
                 // SAFETY: panel (t, g) lies within the caller's panels; group kg < ceil(k/4).
                 let w = unsafe { base.add((t * GS + g) * stride + kg * 64).cast::<i8>() };
+                if NS > 1 {
+                    // As in `matvec`: the next block's row, into L2.
+                    s.prefetch_l2(base.wrapping_add(((TB + t) * GS + g) * stride + kg * 64));
+                }
                 for n in 0..NS {
                     // SAFETY: 64 bytes at w.
                     unsafe {

@@ -54,6 +54,12 @@ pub trait Simd: Copy + Send + Sync + 'static {
     /// (best with AVX-512's 32 registers) or streams each into its FMAs (NEON, AVX2:
     /// fewer live registers). Both keep each accumulator's FMA order.
     const PRELOAD_WEIGHTS: bool = false;
+    /// Hints that the 64 bytes at `p` will be read soon, into L2 (no-op by default). Any
+    /// address is allowed: a prefetch never faults and never changes a result.
+    #[inline(always)]
+    fn prefetch_l2(self, p: *const u8) {
+        let _ = p;
+    }
     /// 16 lanes of `f32`.
     type V: Copy;
     /// 16 lanes of comparison results.

@@ -55,6 +55,11 @@ impl Simd for Avx2 {
     const TILE_LSTM: usize = 1;
     const TILE_GRU: usize = 2;
     const TILE_RNN: usize = 4;
+    #[inline(always)]
+    fn prefetch_l2(self, p: *const u8) {
+        // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
+    }
     type V = V2;
     type M = V2;
     type I = (__m256i, __m256i);

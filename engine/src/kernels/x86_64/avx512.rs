@@ -92,6 +92,11 @@ impl<const VNNI: bool> Simd for Avx512<VNNI> {
     // 4 streams x 4 LSTM gates = 16 accumulators of the 32 registers.
     const MANY_STREAMS: usize = 4;
     const PRELOAD_WEIGHTS: bool = true;
+    #[inline(always)]
+    fn prefetch_l2(self, p: *const u8) {
+        // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
+    }
     type V = __m512;
     type M = __mmask16;
     type I = __m512i;
