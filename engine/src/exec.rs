@@ -221,12 +221,12 @@ macro_rules! impl_exec {
     ($ty:ty $(, $feat:literal)?) => {
         impl_exec!(@impl $ty, [$($feat)?], [dt::F16, dt::BF16, dt::I8, dt::I8A8], dt::F32, []);
     };
-    // A set that differs from `$base` only in the `w8a8` dot products: other dtypes
-    // forward to `$base` (compiled once, not once per set).
-    ($ty:ty, $feat:literal, forward $base:ty) => {
-        impl_exec!(@impl $ty, [$feat], [], dt::I8A8, [$base]);
+    // A set that hands some dtypes to another set's kernels (`$when(dtype)`), compiling
+    // only the others (`$d`..., then `$last` for anything else).
+    ($ty:ty, $feat:literal, forward $base:ty, when $when:expr, dtypes [$($d:path),*], last $last:path) => {
+        impl_exec!(@impl $ty, [$feat], [$($d),*], $last, [$base, $when]);
     };
-    (@impl $ty:ty, [$($feat:literal)?], [$($d:path),*], $last:path, [$($base:ty)?]) => {
+    (@impl $ty:ty, [$($feat:literal)?], [$($d:path),*], $last:path, [$($base:ty, $when:expr)?]) => {
         impl Exec for $ty {
             #[inline(always)]
             unsafe fn blocks<const NS: usize>(self, k: u8, d: u8, a: &[DirArgs; NS], lo: usize, hi: usize) {
@@ -242,9 +242,9 @@ macro_rules! impl_exec {
                     // SAFETY: forwarded contract.
                     unsafe { blocks_generic::<$ty, NS, KIND, DT>(s, a, lo, hi) }
                 }
-                $(if d != dt::I8A8 {
+                $(if ($when)(d) {
                     // SAFETY: forwarded contract (the base set's token is implied by ours).
-                    return unsafe { <$base as Exec>::blocks::<NS>(self.base(), k, d, a, lo, hi) };
+                    return unsafe { <$base as Exec>::blocks::<NS>(<$base>::from(self), k, d, a, lo, hi) };
                 })?
                 macro_rules! by_dtype {
                     ($kind:expr) => {
@@ -300,10 +300,10 @@ macro_rules! impl_exec {
                     // SAFETY: forwarded contract.
                     unsafe { dense_generic::<$ty, NS, DT>(s, w, scale, b, x, q, k, out, lo, hi, act) }
                 }
-                $(if d != dt::I8A8 {
+                $(if ($when)(d) {
                     // SAFETY: forwarded contract (the base set's token is implied by ours).
                     return unsafe {
-                        <$base as Exec>::dense::<NS>(self.base(), d, w, scale, b, x, q, k, out, lo, hi, act)
+                        <$base as Exec>::dense::<NS>(<$base>::from(self), d, w, scale, b, x, q, k, out, lo, hi, act)
                     };
                 })?
                 // SAFETY: the token proves the CPU has the features; forwarded contract.
@@ -330,9 +330,9 @@ macro_rules! impl_exec {
                         )
                     }
                 }
-                $(if d != dt::I8A8 {
+                $(if ($when)(d) {
                     // SAFETY: forwarded contract (the base set's token is implied by ours).
-                    return unsafe { <$base as Exec>::project(self.base(), d, p, range) };
+                    return unsafe { <$base as Exec>::project(<$base>::from(self), d, p, range) };
                 })?
                 // SAFETY: the token proves the CPU has the features; forwarded contract.
                 unsafe {
@@ -361,9 +361,29 @@ macro_rules! impl_exec {
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::x86_64::{avx2::Avx2, avx512::Avx512};
 #[cfg(target_arch = "x86_64")]
-impl_exec!(Avx512<false>, "avx512f,avx512bw,avx512vl,avx2,fma,f16c");
+// f16 weights run AVX2's kernels: on Zen 4 two 256-bit vcvtph2ps feeding two ymm FMAs
+// beat every 512-bit form (W2 f16 per step: 92.7 us against 111 us with the 256-bit
+// conversions merged into a zmm, 123 us with the 512-bit vcvtph2ps). Same FMA order per
+// row, so the same bits.
+impl_exec!(
+    Avx512<false>,
+    "avx512f,avx512bw,avx512vl,avx2,fma,f16c",
+    forward Avx2,
+    when |d: u8| d == dt::F16,
+    dtypes [dt::BF16, dt::I8, dt::I8A8],
+    last dt::F32
+);
+// VNNI changes only the `w8a8` dot products: every other dtype runs the base set's
+// kernels (compiled once).
 #[cfg(target_arch = "x86_64")]
-impl_exec!(Avx512<true>, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c", forward Avx512<false>);
+impl_exec!(
+    Avx512<true>,
+    "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+    forward Avx512<false>,
+    when |d: u8| d != dt::I8A8,
+    dtypes [],
+    last dt::I8A8
+);
 #[cfg(target_arch = "x86_64")]
 impl_exec!(Avx2, "avx2,fma,f16c");
 #[cfg(target_arch = "aarch64")]

@@ -11,6 +11,11 @@ use core::arch::x86_64::*;
 pub struct Avx2(());
 
 impl Avx2 {
+    /// The token, for a caller that already holds a token implying AVX2, FMA and F16C.
+    #[inline(always)]
+    pub(super) fn implied() -> Self {
+        Avx2(())
+    }
     /// The token, if this CPU has AVX2, FMA and F16C.
     #[inline]
     pub fn new() -> Option<Self> {

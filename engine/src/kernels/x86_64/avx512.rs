@@ -66,14 +66,19 @@ const _: () = assert!(LANES == 16);
 // the intrinsics are available;
 // they take and return registers only (loads and stores are covered by the callers'
 // contract on the pointer).
-impl Avx512<true> {
-    /// The same CPU's token without VNNI: every kernel except the `w8a8` dot products is
-    /// identical for both, so `Avx512<true>` forwards the others to `Avx512<false>` and
-    /// the engine compiles them once.
+impl From<Avx512<true>> for Avx512<false> {
+    /// The same CPU's token without VNNI (which implies everything the base token needs).
     #[inline(always)]
-    pub(crate) fn base(self) -> Avx512<false> {
-        // VNNI's token implies everything the base token stands for.
+    fn from(_: Avx512<true>) -> Self {
         Avx512(())
+    }
+}
+
+impl<const VNNI: bool> From<Avx512<VNNI>> for super::avx2::Avx2 {
+    /// The AVX2 token of a CPU with AVX-512 (whose token implies AVX2, FMA and F16C).
+    #[inline(always)]
+    fn from(_: Avx512<VNNI>) -> Self {
+        super::avx2::Avx2::implied()
     }
 }
 
