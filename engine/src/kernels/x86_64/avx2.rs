@@ -199,9 +199,17 @@ impl Simd for Avx2 {
     #[inline(always)]
     unsafe fn load_bf16(self, p: *const u16) -> V2 {
         // SAFETY: see the impl comment; 32 readable bytes at `p` by the caller's contract.
+        // Each half: its 8 bf16 broadcast to both 128-bit lanes (a plain load), then one
+        // byte shuffle puts word j in the upper half of dword j over a zero lower half,
+        // which is the exact f32; one shuffle per 8 lanes instead of a zero-extend and a
+        // shift.
         unsafe {
+            let m = _mm256_setr_epi8(
+                -1, -1, 0, 1, -1, -1, 2, 3, -1, -1, 4, 5, -1, -1, 6, 7, // words 0-3
+                -1, -1, 8, 9, -1, -1, 10, 11, -1, -1, 12, 13, -1, -1, 14, 15, // words 4-7
+            );
             let w = |q: *const u16| {
-                _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(_mm_loadu_si128(q.cast()))))
+                _mm256_castsi256_ps(_mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128(q.cast())), m))
             };
             V2(w(p), w(p.add(8)))
         }
