@@ -1011,7 +1011,8 @@ unsafe fn rec_frames_parallel<S: Exec>(
             done.fetch_add(1, Ordering::Release);
         }
     };
-    on_threads(parts, &work);
+    // One part per thread; the parts' ranges are unused (tickets carry the blocks).
+    split_blocks(parts, parts, &|_, _| work());
     if frames % 2 == 1 {
         // The last frame wrote the scratch buffer: the state's h takes it.
         // SAFETY: h and hnew are distinct state areas of nb * 16 floats.
@@ -1020,17 +1021,6 @@ unsafe fn rec_frames_parallel<S: Exec>(
             core::ptr::copy_nonoverlapping(a.hnew, a.h as *mut f32, nb * LANES);
         }
     }
-}
-
-/// Runs `f` on `parts` threads of the current rayon pool (the caller's among them).
-#[cfg(feature = "std")]
-fn on_threads(parts: usize, f: &(dyn Fn() + Sync)) {
-    if parts <= 1 {
-        f();
-        return;
-    }
-    let half = parts / 2;
-    rayon::join(|| on_threads(half, f), || on_threads(parts - half, f));
 }
 
 /// Runs `f(lo, hi)` over `0..nb` split into `threads` contiguous block ranges, in parallel

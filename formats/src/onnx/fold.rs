@@ -868,7 +868,6 @@ fn split_sizes(node: &Node<'_>, split_input: Option<Rc<Tensor>>, dim: usize, ops
     }
 }
 
-/// Normalized slice: per axis (start, count, step).
 /// A `Slice`'s starts, ends, axes and steps (attributes before opset 10, inputs 1-4 from
 /// then on, read with `get(slot index, slot name)`).
 type SliceArgs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>, Option<Vec<i64>>);
@@ -899,10 +898,7 @@ fn slice_shape_sym(
     steps: Option<&[i64]>,
 ) -> R<Vec<SInt>> {
     let r = shape.len();
-    let axes: Vec<i64> = axes.map(|a| a.to_vec()).unwrap_or_else(|| (0..starts.len() as i64).collect());
-    if starts.len() != ends.len() || axes.len() != starts.len() || steps.is_some_and(|s| s.len() != starts.len()) {
-        return Err(invalid_input(node, "starts", "starts, ends, axes and steps have different lengths"));
-    }
+    let axes = slice_axes(node, starts, ends, axes, steps)?;
     let mut out = shape.to_vec();
     for (k, &a) in axes.iter().enumerate() {
         let ax = norm_axis(node, a, r, "axes")?;
@@ -925,6 +921,23 @@ fn slice_shape_sym(
     Ok(out)
 }
 
+/// A `Slice`'s axes (all of the first `starts.len()` when absent), once starts, ends, axes
+/// and steps are checked to be of one length.
+fn slice_axes(
+    node: &Node<'_>,
+    starts: &[i64],
+    ends: &[i64],
+    axes: Option<&[i64]>,
+    steps: Option<&[i64]>,
+) -> R<Vec<i64>> {
+    let axes: Vec<i64> = axes.map(|a| a.to_vec()).unwrap_or_else(|| (0..starts.len() as i64).collect());
+    if starts.len() != ends.len() || axes.len() != starts.len() || steps.is_some_and(|s| s.len() != starts.len()) {
+        return Err(invalid_input(node, "starts", "starts, ends, axes and steps have different lengths"));
+    }
+    Ok(axes)
+}
+
+/// Normalized slice: per axis (start, count, step).
 pub(crate) fn slice_spec(
     node: &Node<'_>,
     shape: &[usize],
@@ -934,10 +947,7 @@ pub(crate) fn slice_spec(
     steps: Option<&[i64]>,
 ) -> R<Vec<(usize, usize, i64)>> {
     let r = shape.len();
-    let axes: Vec<i64> = axes.map(|a| a.to_vec()).unwrap_or_else(|| (0..starts.len() as i64).collect());
-    if starts.len() != ends.len() || axes.len() != starts.len() || steps.is_some_and(|s| s.len() != starts.len()) {
-        return Err(invalid_input(node, "starts", "starts, ends, axes and steps have different lengths"));
-    }
+    let axes = slice_axes(node, starts, ends, axes, steps)?;
     let mut spec: Vec<(usize, usize, i64)> = shape.iter().map(|&d| (0, d, 1)).collect();
     for (k, &a) in axes.iter().enumerate() {
         let ax = norm_axis(node, a, r, "axes")?;

@@ -216,8 +216,11 @@ impl<const VNNI: bool> Simd for Avx512<VNNI> {
     #[inline(always)]
     unsafe fn load_f16(self, p: *const u16) -> __m512 {
         // SAFETY: see the impl comment; 32 readable bytes at `p` by the caller's contract.
-        // Two 256-bit conversions: on Zen 4 the 512-bit vcvtph2ps costs more than two
-        // 256-bit ones (W2 f16: 111 us per step this way, 123 us with the 512-bit form).
+        // The engine's f16 and bf16 kernels do not call this or `load_bf16`: on AVX-512
+        // they run the AVX2 set's kernels (see `impl_exec!` in exec.rs), which were faster
+        // still. The trait needs both; `kernel_ops` checks them. Two 256-bit conversions:
+        // on Zen 4 the 512-bit vcvtph2ps costs more (W2 f16: 111 us per step this way,
+        // 123 us with the 512-bit form).
         unsafe {
             let lo = _mm256_cvtph_ps(_mm_loadu_si128(p.cast()));
             let hi = _mm256_cvtph_ps(_mm_loadu_si128(p.add(8).cast()));
