@@ -106,6 +106,149 @@ unsafe fn loadw<S: Simd, const DT: u8>(s: S, p: *const u8) -> S::V {
 /// Where the quantized input vector of a `w8a8` product lives, with its meta pair.
 pub(crate) type QIn = (*const i8, *const f32);
 
+/// Frames whose input projection one [`Ride`] computes.
+pub(crate) const RIDE_FRAMES: usize = 8;
+
+/// The input projection of the next [`RIDE_FRAMES`] frames of a sequence, computed
+/// inside the recurrence of the current ones (f32 weights, one thread).
+///
+/// A recurrence streams its `R` panels from L2 and waits on those reads with the FMA
+/// units mostly idle; the projection is the opposite: 8 frames share each `W` row, which
+/// makes it FMA-bound. So [`matvec`] runs one projection row (one `W` row, 8 FMAs) next
+/// to each of its own rows, and out-of-order execution overlaps the two. Each frame's
+/// value of a panel starts from the same initial value as [`project`]'s and adds the
+/// same products in `k` order, so it has `project`'s bits. Partial sums wait here
+/// between calls (one store and one load per frame per call).
+#[repr(C, align(64))]
+pub(crate) struct Ride {
+    acc: [[f32; LANES]; RIDE_FRAMES],
+    w: *const u8,
+    b: *const f32,
+    panels: usize,
+    k: usize,
+    lbr: bool,
+    /// The frames' inputs interleaved, `xt[kk * RIDE_FRAMES + j]` = `x_j[kk]`: one
+    /// pointer register serves all eight broadcasts of a row.
+    xt: *const f32,
+    out: [*mut f32; RIDE_FRAMES],
+    /// Current panel and the next row of it.
+    p: usize,
+    kk: usize,
+}
+
+impl Ride {
+    /// A ride over every panel of `w`, for the frames whose inputs `x` points at.
+    ///
+    /// # Safety
+    /// `w` holds `panels` f32 panels of `k >= 1` inputs; `b` the layer's bias tensor
+    /// (`2 * panels * 16` floats); each `x[j]` `k` floats; `xt` room for
+    /// `k * RIDE_FRAMES` floats (the interleaved copy of the inputs), each `out[j]`
+    /// `panels * 16`; `xt`, `w`, `b` and `out` stay valid, and `xt` and `out` unaliased,
+    /// until the ride is done. `lbr`: GRU with `linear_before_reset`, whose candidate
+    /// panels (every third) start from `Wb` alone.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn new<S: Simd>(
+        s: S,
+        w: *const u8,
+        b: *const f32,
+        panels: usize,
+        k: usize,
+        lbr: bool,
+        x: [*const f32; RIDE_FRAMES],
+        xt: *mut f32,
+        out: [*mut f32; RIDE_FRAMES],
+    ) -> Self {
+        for kk in 0..k {
+            for (j, xj) in x.iter().enumerate() {
+                // SAFETY: kk < k; xt holds k * RIDE_FRAMES floats.
+                unsafe { *xt.add(kk * RIDE_FRAMES + j) = *xj.add(kk) };
+            }
+        }
+        let mut r = Ride { acc: [[0.0; LANES]; RIDE_FRAMES], w, b, panels, k, lbr, xt, out, p: 0, kk: 0 };
+        // SAFETY: per the function contract.
+        unsafe { r.start_panel(s) };
+        r
+    }
+
+    /// Whether every panel of every frame has been written.
+    #[inline(always)]
+    pub(crate) fn done(&self) -> bool {
+        self.p >= self.panels
+    }
+
+    /// Sets every frame's partial sum of panel `p` to [`project`]'s initial value (the
+    /// same loads and the same vector addition).
+    ///
+    /// # Safety
+    /// As [`Ride::new`].
+    #[inline(always)]
+    unsafe fn start_panel<S: Simd>(&mut self, s: S) {
+        if self.done() {
+            return;
+        }
+        let (p, n) = (self.p, self.panels);
+        // SAFETY: the bias tensor holds 2 * panels * 16 floats; acc rows hold 16.
+        unsafe {
+            let v = if self.lbr && p % 3 == 2 {
+                s.load(self.b.add(p * LANES))
+            } else {
+                s.add(s.load(self.b.add(p * LANES)), s.load(self.b.add((n + p) * LANES)))
+            };
+            for a in self.acc.iter_mut() {
+                s.store(a.as_mut_ptr(), v);
+            }
+        }
+    }
+
+    /// Runs `n` rows of the current panel, calling `row(i)` (the caller's own row) before
+    /// row `i` of the ride; stores the panel and starts the next when it is complete.
+    ///
+    /// # Safety
+    /// As [`Ride::new`]; `n <= k - kk`.
+    #[inline(always)]
+    pub(crate) unsafe fn rows<S: Simd>(&mut self, s: S, n: usize, mut row: impl FnMut(usize)) {
+        let xt = self.xt;
+        let kk = self.kk;
+        // SAFETY: `acc` holds RIDE_FRAMES rows of 16 floats; panel p < panels, rows
+        // kk..kk + n < k of it; xt holds k * RIDE_FRAMES floats; out[j] panels * 16.
+        unsafe {
+            let mut a: [S::V; RIDE_FRAMES] = core::array::from_fn(|j| s.load(self.acc[j].as_ptr()));
+            let wp = self.w.add(self.p * panel_bytes(dt::F32, self.k) + kk * panel_bytes(dt::F32, 1));
+            for i in 0..n {
+                row(i);
+                let w = s.load(wp.add(i * panel_bytes(dt::F32, 1)).cast());
+                for j in 0..RIDE_FRAMES {
+                    a[j] = s.fma(w, s.splat(*xt.add((kk + i) * RIDE_FRAMES + j)), a[j]);
+                }
+            }
+            self.kk += n;
+            if self.kk == self.k {
+                for j in 0..RIDE_FRAMES {
+                    s.store(self.out[j].add(self.p * LANES), a[j]);
+                }
+                self.p += 1;
+                self.kk = 0;
+                self.start_panel(s);
+            } else {
+                for j in 0..RIDE_FRAMES {
+                    s.store(self.acc[j].as_mut_ptr(), a[j]);
+                }
+            }
+        }
+    }
+
+    /// Finishes the ride on its own (no recurrence left to ride along).
+    ///
+    /// # Safety
+    /// As [`Ride::new`].
+    pub(crate) unsafe fn drain<S: Simd>(&mut self, s: S) {
+        while !self.done() {
+            // SAFETY: the current panel has exactly k - kk rows left.
+            unsafe { self.rows(s, self.k - self.kk, |_| {}) };
+        }
+    }
+}
+
 /// Adds `panels · x_n` to the accumulators of a tile, for `NS` streams at once, with
 /// float weights (f32, or f16/bf16 widened exactly).
 ///
@@ -125,10 +268,60 @@ pub(crate) type QIn = (*const i8, *const f32);
 /// instead of waiting on L3 or memory, which overlapped the weight traffic with the
 /// arithmetic (addresses past the last block are harmless: a prefetch never faults).
 ///
+/// With `RIDE`, the loop also advances `ride` by one row per row of its own (see
+/// [`Ride`]) until the ride is done; neither changes the other's bits.
+///
 /// # Safety
-/// `base` must hold the panels described above for `k` inputs, each `x[n]` `k` floats.
+/// `base` must hold the panels described above for `k` inputs, each `x[n]` `k` floats;
+/// with `RIDE`, `ride` points at a valid [`Ride`] and `DT` is f32.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn matvec<
+    S: Simd,
+    const NS: usize,
+    const TB: usize,
+    const G: usize,
+    const GS: usize,
+    const SPLIT: bool,
+    const DT: u8,
+    const RIDE: bool,
+>(
+    s: S,
+    acc: &mut [[[S::V; G]; TB]; NS],
+    extra: &mut [[S::V; TB]; NS],
+    base: *const u8,
+    k: usize,
+    x: [*const f32; NS],
+    ride: *mut Ride,
+) {
+    let mut k0 = 0;
+    if RIDE {
+        // SAFETY: per the function contract.
+        let ride = unsafe { &mut *ride };
+        while k0 < k && !ride.done() {
+            let n = (k - k0).min(ride.k - ride.kk);
+            // SAFETY: the ride's panel has `n` rows left (its contract is the caller's);
+            // rows k0 + i < k of the tile's panels, per the function contract.
+            unsafe {
+                ride.rows(s, n, |i| matvec_row::<S, NS, TB, G, GS, SPLIT, DT>(s, acc, extra, base, k, x, k0 + i))
+            };
+            k0 += n;
+        }
+    }
+    for kk in k0..k {
+        // SAFETY: kk < k; per the function contract.
+        unsafe { matvec_row::<S, NS, TB, G, GS, SPLIT, DT>(s, acc, extra, base, k, x, kk) };
+    }
+}
+
+/// Row `kk` of [`matvec`]: one weight row of every panel of the tile into every stream's
+/// accumulators.
+///
+/// # Safety
+/// As [`matvec`]; `kk < k`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn matvec_row<
     S: Simd,
     const NS: usize,
     const TB: usize,
@@ -143,62 +336,61 @@ unsafe fn matvec<
     base: *const u8,
     k: usize,
     x: [*const f32; NS],
+    kk: usize,
 ) {
     let stride = panel_bytes(DT, k);
     let row = panel_bytes(DT, 1);
-    for kk in 0..k {
-        if S::PRELOAD_WEIGHTS {
-            // Load the tile's weight vectors first, then feed them to every stream: with
-            // 32 registers (AVX-512) this schedules best (W2 185 us vs 207 us per step).
-            let mut wv = [[s.splat(0.0); G]; TB];
-            for (t, wt) in wv.iter_mut().enumerate() {
-                for (g, w) in wt.iter_mut().enumerate() {
-                    // SAFETY: panel (t, g) lies within the caller's `TB * GS` panels and
-                    // row kk < k.
-                    *w = unsafe { loadw::<S, DT>(s, base.add((t * GS + g) * stride + kk * row)) };
-                    if NS > 1 {
-                        s.prefetch_l2(base.wrapping_add(((TB + t) * GS + g) * stride + kk * row));
-                    }
-                }
-            }
-            for n in 0..NS {
-                // SAFETY: kk < k; the caller guarantees `k` floats at `x[n]`.
-                let xv = s.splat(unsafe { *x[n].add(kk) });
-                for t in 0..TB {
-                    for g in 0..G {
-                        if SPLIT && g == G - 1 {
-                            extra[n][t] = s.fma(wv[t][g], xv, extra[n][t]);
-                        } else {
-                            acc[n][t][g] = s.fma(wv[t][g], xv, acc[n][t][g]);
-                        }
-                    }
-                }
-            }
-            continue;
-        }
-        // Broadcast every stream's input first, then stream each weight vector straight
-        // into its FMAs: only one weight register is live at a time, which keeps the
-        // largest tiles inside NEON's and AVX2's register files. Same FMA order per
-        // accumulator either way, so the same bits.
-        let mut xv = [s.splat(0.0); NS];
-        for n in 0..NS {
-            // SAFETY: kk < k; the caller guarantees `k` floats at `x[n]`.
-            xv[n] = s.splat(unsafe { *x[n].add(kk) });
-        }
-        for t in 0..TB {
-            for g in 0..G {
+    if S::PRELOAD_WEIGHTS {
+        // Load the tile's weight vectors first, then feed them to every stream: with
+        // 32 registers (AVX-512) this schedules best (W2 185 us vs 207 us per step).
+        let mut wv = [[s.splat(0.0); G]; TB];
+        for (t, wt) in wv.iter_mut().enumerate() {
+            for (g, w) in wt.iter_mut().enumerate() {
                 // SAFETY: panel (t, g) lies within the caller's `TB * GS` panels and
                 // row kk < k.
-                let wv = unsafe { loadw::<S, DT>(s, base.add((t * GS + g) * stride + kk * row)) };
+                *w = unsafe { loadw::<S, DT>(s, base.add((t * GS + g) * stride + kk * row)) };
                 if NS > 1 {
                     s.prefetch_l2(base.wrapping_add(((TB + t) * GS + g) * stride + kk * row));
                 }
-                for n in 0..NS {
+            }
+        }
+        for n in 0..NS {
+            // SAFETY: kk < k; the caller guarantees `k` floats at `x[n]`.
+            let xv = s.splat(unsafe { *x[n].add(kk) });
+            for t in 0..TB {
+                for g in 0..G {
                     if SPLIT && g == G - 1 {
-                        extra[n][t] = s.fma(wv, xv[n], extra[n][t]);
+                        extra[n][t] = s.fma(wv[t][g], xv, extra[n][t]);
                     } else {
-                        acc[n][t][g] = s.fma(wv, xv[n], acc[n][t][g]);
+                        acc[n][t][g] = s.fma(wv[t][g], xv, acc[n][t][g]);
                     }
+                }
+            }
+        }
+        return;
+    }
+    // Broadcast every stream's input first, then stream each weight vector straight
+    // into its FMAs: only one weight register is live at a time, which keeps the
+    // largest tiles inside NEON's and AVX2's register files. Same FMA order per
+    // accumulator either way, so the same bits.
+    let mut xv = [s.splat(0.0); NS];
+    for n in 0..NS {
+        // SAFETY: kk < k; the caller guarantees `k` floats at `x[n]`.
+        xv[n] = s.splat(unsafe { *x[n].add(kk) });
+    }
+    for t in 0..TB {
+        for g in 0..G {
+            // SAFETY: panel (t, g) lies within the caller's `TB * GS` panels and
+            // row kk < k.
+            let wv = unsafe { loadw::<S, DT>(s, base.add((t * GS + g) * stride + kk * row)) };
+            if NS > 1 {
+                s.prefetch_l2(base.wrapping_add(((TB + t) * GS + g) * stride + kk * row));
+            }
+            for n in 0..NS {
+                if SPLIT && g == G - 1 {
+                    extra[n][t] = s.fma(wv, xv[n], extra[n][t]);
+                } else {
+                    acc[n][t][g] = s.fma(wv, xv[n], acc[n][t][g]);
                 }
             }
         }
@@ -309,7 +501,7 @@ unsafe fn matvec_a8<S: Simd, const NS: usize, const TB: usize, const G: usize, c
 ///
 /// # Safety
 /// As [`matvec`] for the dtype; `scale` valid for the tile's panels (int8); `q` valid
-/// (w8a8).
+/// (w8a8); `RIDE` only with f32 weights, `ride` valid then.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn products<
@@ -320,6 +512,7 @@ unsafe fn products<
     const GS: usize,
     const SPLIT: bool,
     const DT: u8,
+    const RIDE: bool,
 >(
     s: S,
     acc: &mut [[[S::V; G]; TB]; NS],
@@ -329,6 +522,7 @@ unsafe fn products<
     k: usize,
     x: [*const f32; NS],
     q: [QIn; NS],
+    ride: *mut Ride,
 ) {
     match DT {
         dt::I8 => {
@@ -376,7 +570,7 @@ unsafe fn products<
             }
         }
         // SAFETY: per the function contract.
-        _ => unsafe { matvec::<S, NS, TB, G, GS, SPLIT, DT>(s, acc, extra, base, k, x) },
+        _ => unsafe { matvec::<S, NS, TB, G, GS, SPLIT, DT, RIDE>(s, acc, extra, base, k, x, ride) },
     }
 }
 
@@ -445,7 +639,7 @@ unsafe fn w_products<S: Simd, const NS: usize, const TB: usize, const G: usize, 
     let mut none = [[s.splat(0.0); TB]; NS];
     // SAFETY: the tile's panels lie within W (and its scales).
     unsafe {
-        products::<S, NS, TB, G, G, false, DT>(
+        products::<S, NS, TB, G, G, false, DT, false>(
             s,
             acc,
             &mut none,
@@ -454,6 +648,7 @@ unsafe fn w_products<S: Simd, const NS: usize, const TB: usize, const G: usize, 
             a0.k_in,
             xs(a),
             qs(a, 0),
+            core::ptr::null_mut(),
         )
     }
 }
@@ -462,12 +657,15 @@ unsafe fn w_products<S: Simd, const NS: usize, const TB: usize, const G: usize, 
 ///
 /// # Safety
 /// Every `a[n]` satisfies the [`DirArgs`] invariants and all share the same weights and
-/// sizes; either all or none have a projection; `b0 + TB <= nb`.
+/// sizes; either all or none have a projection; `b0 + TB <= nb`. With `RIDE` (one
+/// stream, f32 weights) `ride` is a valid [`Ride`], advanced alongside the recurrent
+/// product.
 #[inline(always)]
-pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8, const RIDE: bool>(
     s: S,
     a: &[DirArgs; NS],
     b0: usize,
+    ride: *mut Ride,
 ) {
     const G: usize = 4;
     let a0 = &a[0];
@@ -486,7 +684,7 @@ pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize, const 
         if a0.proj.is_null() {
             w_products::<S, NS, TB, G, DT>(s, &mut acc, a, b0);
         }
-        products::<S, NS, TB, G, G, false, DT>(
+        products::<S, NS, TB, G, G, false, DT, RIDE>(
             s,
             &mut acc,
             &mut none,
@@ -495,6 +693,7 @@ pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize, const 
             a0.hidden,
             hs(a),
             qs(a, 1),
+            ride,
         );
     }
     let [fa, ga, ha] = a0.acts;
@@ -530,10 +729,11 @@ pub(crate) unsafe fn lstm_tile<S: Simd, const TB: usize, const NS: usize, const 
 /// # Safety
 /// As [`lstm_tile`].
 #[inline(always)]
-pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8, const RIDE: bool>(
     s: S,
     a: &[DirArgs; NS],
     b0: usize,
+    ride: *mut Ride,
 ) {
     const G: usize = 3;
     let a0 = &a[0];
@@ -557,7 +757,7 @@ pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize, con
         if a0.proj.is_null() {
             w_products::<S, NS, TB, G, DT>(s, &mut acc, a, b0);
         }
-        products::<S, NS, TB, G, G, true, DT>(
+        products::<S, NS, TB, G, G, true, DT, RIDE>(
             s,
             &mut acc,
             &mut nh,
@@ -566,6 +766,7 @@ pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize, con
             a0.hidden,
             hs(a),
             qs(a, 1),
+            ride,
         );
     }
     let [fa, ga, _] = a0.acts;
@@ -592,10 +793,11 @@ pub(crate) unsafe fn gru_lbr_tile<S: Simd, const TB: usize, const NS: usize, con
 /// # Safety
 /// As [`lstm_tile`].
 #[inline(always)]
-pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8, const RIDE: bool>(
     s: S,
     a: &[DirArgs; NS],
     b0: usize,
+    ride: *mut Ride,
 ) {
     const G: usize = 3;
     let a0 = &a[0];
@@ -620,7 +822,7 @@ pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize, c
                 acc2[n][t] = [acc[n][t][0], acc[n][t][1]];
             }
         }
-        products::<S, NS, TB, 2, G, false, DT>(
+        products::<S, NS, TB, 2, G, false, DT, RIDE>(
             s,
             &mut acc2,
             &mut none,
@@ -629,6 +831,7 @@ pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize, c
             a0.hidden,
             hs(a),
             qs(a, 1),
+            ride,
         );
         for n in 0..NS {
             for t in 0..TB {
@@ -660,10 +863,11 @@ pub(crate) unsafe fn gru_pass1_tile<S: Simd, const TB: usize, const NS: usize, c
 /// # Safety
 /// As [`lstm_tile`]; pass 1 has run for every block of every stream.
 #[inline(always)]
-pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8, const RIDE: bool>(
     s: S,
     a: &[DirArgs; NS],
     b0: usize,
+    ride: *mut Ride,
 ) {
     const G: usize = 3;
     let a0 = &a[0];
@@ -678,7 +882,7 @@ pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize, c
     let rhs: [*const f32; NS] = core::array::from_fn(|n| a[n].rh as *const f32);
     // SAFETY: the candidate panel of block b is panel b * 3 + 2 of R; rh holds `hidden` floats.
     unsafe {
-        products::<S, NS, TB, 1, G, false, DT>(
+        products::<S, NS, TB, 1, G, false, DT, RIDE>(
             s,
             &mut acc,
             &mut none,
@@ -687,6 +891,7 @@ pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize, c
             a0.hidden,
             rhs,
             qs(a, 2),
+            ride,
         );
     }
     let ga = &a0.acts[1];
@@ -710,10 +915,11 @@ pub(crate) unsafe fn gru_pass2_tile<S: Simd, const TB: usize, const NS: usize, c
 /// # Safety
 /// As [`lstm_tile`].
 #[inline(always)]
-pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8>(
+pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize, const NS: usize, const DT: u8, const RIDE: bool>(
     s: S,
     a: &[DirArgs; NS],
     b0: usize,
+    ride: *mut Ride,
 ) {
     let a0 = &a[0];
     let mut acc = [[[s.splat(0.0); 1]; TB]; NS];
@@ -729,7 +935,7 @@ pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize, const NS: usize, const D
         if a0.proj.is_null() {
             w_products::<S, NS, TB, 1, DT>(s, &mut acc, a, b0);
         }
-        products::<S, NS, TB, 1, 1, false, DT>(
+        products::<S, NS, TB, 1, 1, false, DT, RIDE>(
             s,
             &mut acc,
             &mut none,
@@ -738,6 +944,7 @@ pub(crate) unsafe fn rnn_tile<S: Simd, const TB: usize, const NS: usize, const D
             a0.hidden,
             hs(a),
             qs(a, 1),
+            ride,
         );
     }
     let fa = &a0.acts[0];
@@ -780,7 +987,7 @@ pub(crate) unsafe fn dense_tile<S: Simd, const TB: usize, const NS: usize, const
                 a[0] = s.load(b.add((b0 + t) * LANES));
             }
         }
-        products::<S, NS, TB, 1, 1, false, DT>(
+        products::<S, NS, TB, 1, 1, false, DT, false>(
             s,
             &mut acc,
             &mut none,
@@ -789,6 +996,7 @@ pub(crate) unsafe fn dense_tile<S: Simd, const TB: usize, const NS: usize, const
             k,
             x,
             q,
+            core::ptr::null_mut(),
         );
         for n in 0..NS {
             for t in 0..TB {
@@ -852,7 +1060,19 @@ pub(crate) unsafe fn project<S: Simd, const DT: u8>(
             let x: [*const f32; FT] = core::array::from_fn(|t| xf(f0 + t));
             let q: [QIn; FT] = core::array::from_fn(|t| qf(f0 + t));
             // SAFETY: frames f0..f0+FT exist; panel p within W.
-            unsafe { products::<S, FT, 1, 1, 1, false, DT>(s, &mut acc, &mut none, wp, sp, k, x, q) };
+            unsafe {
+                products::<S, FT, 1, 1, 1, false, DT, false>(
+                    s,
+                    &mut acc,
+                    &mut none,
+                    wp,
+                    sp,
+                    k,
+                    x,
+                    q,
+                    core::ptr::null_mut(),
+                )
+            };
             for (t, a) in acc.iter().enumerate() {
                 // SAFETY: frame f0 + t < frames, panel p < panels.
                 unsafe { s.store(proj.add(((f0 + t) * panels + p) * LANES), a[0][0]) };
@@ -863,7 +1083,19 @@ pub(crate) unsafe fn project<S: Simd, const DT: u8>(
             let mut acc = [[[init; 1]; 1]; 1];
             let mut none = [[init; 1]; 1];
             // SAFETY: frame f0 < frames; panel p within W.
-            unsafe { products::<S, 1, 1, 1, 1, false, DT>(s, &mut acc, &mut none, wp, sp, k, [xf(f0)], [qf(f0)]) };
+            unsafe {
+                products::<S, 1, 1, 1, 1, false, DT, false>(
+                    s,
+                    &mut acc,
+                    &mut none,
+                    wp,
+                    sp,
+                    k,
+                    [xf(f0)],
+                    [qf(f0)],
+                    core::ptr::null_mut(),
+                )
+            };
             // SAFETY: as above.
             unsafe { s.store(proj.add((f0 * panels + p) * LANES), acc[0][0][0]) };
             f0 += 1;

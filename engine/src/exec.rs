@@ -1,7 +1,7 @@
 //! Execution: `step` (one frame of one stream) and `run` (a whole sequence), written once
 //! generically and instantiated per kernel set behind one `#[target_feature]` entry each.
 
-use crate::cell::{self, dt, DirArgs, QIn};
+use crate::cell::{self, dt, DirArgs, QIn, Ride, RIDE_FRAMES};
 use crate::isa::Isa;
 use crate::kernels::{Simd, LANES};
 use crate::model::{Model, Plan, RecPlan, State};
@@ -44,17 +44,19 @@ fn kind_of(cell: CellKind, lbr: bool, phase: usize) -> u8 {
 
 /// Runs kernel `KIND` over blocks `lo..hi` for `NS` streams sharing every weight load.
 /// One stream uses the ISA's block tiles; several streams use one block per tile (the
-/// streams are the register block).
+/// streams are the register block). With `RIDE`, `ride` advances alongside.
 ///
 /// # Safety
 /// Every `a[n]` satisfies the [`DirArgs`] invariants for the same layer direction;
-/// `lo <= hi <= nb`; no other thread writes blocks `lo..hi` of these streams.
+/// `lo <= hi <= nb`; no other thread writes blocks `lo..hi` of these streams; with
+/// `RIDE`, `NS == 1`, `DT` is f32 and `ride` is valid (see [`cell::Ride`]).
 #[inline(always)]
-unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8, const DT: u8>(
+unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8, const DT: u8, const RIDE: bool>(
     s: S,
     a: &[DirArgs; NS],
     lo: usize,
     hi: usize,
+    ride: *mut Ride,
 ) {
     macro_rules! tiles {
         ($f:ident, $tile:expr) => {{
@@ -66,7 +68,7 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8, const DT: u8>
                         while b + 2 <= hi {
                             // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
                             // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                            unsafe { cell::$f::<S, 2, NS, DT>(s, a, b) };
+                            unsafe { cell::$f::<S, 2, NS, DT, RIDE>(s, a, b, ride) };
                             b += 2;
                         }
                     }
@@ -74,7 +76,7 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8, const DT: u8>
                         while b + 3 <= hi {
                             // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
                             // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                            unsafe { cell::$f::<S, 3, NS, DT>(s, a, b) };
+                            unsafe { cell::$f::<S, 3, NS, DT, RIDE>(s, a, b, ride) };
                             b += 3;
                         }
                     }
@@ -82,7 +84,7 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8, const DT: u8>
                         while b + 4 <= hi {
                             // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
                             // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                            unsafe { cell::$f::<S, 4, NS, DT>(s, a, b) };
+                            unsafe { cell::$f::<S, 4, NS, DT, RIDE>(s, a, b, ride) };
                             b += 4;
                         }
                     }
@@ -90,7 +92,7 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8, const DT: u8>
                         while b + 8 <= hi {
                             // SAFETY: b + TB <= hi <= nb; the rest is the caller's contract.
                             // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                            unsafe { cell::$f::<S, 8, NS, DT>(s, a, b) };
+                            unsafe { cell::$f::<S, 8, NS, DT, RIDE>(s, a, b, ride) };
                             b += 8;
                         }
                     }
@@ -101,13 +103,13 @@ unsafe fn blocks_generic<S: Simd, const NS: usize, const KIND: u8, const DT: u8>
             if NS == 1 && $tile > 2 {
                 while b + 2 <= hi {
                     // SAFETY: b + 2 <= hi <= nb; the rest is the caller's contract.
-                    unsafe { cell::$f::<S, 2, NS, DT>(s, a, b) };
+                    unsafe { cell::$f::<S, 2, NS, DT, RIDE>(s, a, b, ride) };
                     b += 2;
                 }
             }
             while b < hi {
                 // SAFETY: b < hi <= nb; the rest is the caller's contract.
-                unsafe { cell::$f::<S, 1, NS, DT>(s, a, b) };
+                unsafe { cell::$f::<S, 1, NS, DT, RIDE>(s, a, b, ride) };
                 b += 1;
             }
         }};
@@ -167,6 +169,21 @@ pub(crate) trait Exec: Simd {
     /// # Safety
     /// See [`blocks_generic`].
     unsafe fn blocks<const NS: usize>(self, kind: u8, dtype: u8, a: &[DirArgs; NS], lo: usize, hi: usize);
+    /// Kernel `kind` over blocks `lo..hi` of one stream with f32 weights, advancing
+    /// `ride` alongside (see [`cell::Ride`]); sets without [`Simd::RIDES`] run the plain
+    /// kernel and leave the ride to [`Exec::ride_drain`].
+    ///
+    /// # Safety
+    /// See [`blocks_generic`]; the layer's weights are f32.
+    unsafe fn blocks_ride(self, kind: u8, a: &DirArgs, lo: usize, hi: usize, ride: &mut Ride);
+    /// Whether [`Exec::blocks_ride`] advances the ride (this set's f32 kernels are a
+    /// riding set's).
+    fn rides(self) -> bool;
+    /// Finishes a ride on its own.
+    ///
+    /// # Safety
+    /// See [`Ride::new`].
+    unsafe fn ride_drain(self, ride: &mut Ride);
     /// Dense layer over blocks `lo..hi`.
     ///
     /// # Safety
@@ -240,7 +257,7 @@ macro_rules! impl_exec {
                     hi: usize,
                 ) {
                     // SAFETY: forwarded contract.
-                    unsafe { blocks_generic::<$ty, NS, KIND, DT>(s, a, lo, hi) }
+                    unsafe { blocks_generic::<$ty, NS, KIND, DT, false>(s, a, lo, hi, core::ptr::null_mut()) }
                 }
                 $(if ($when)(d) {
                     // SAFETY: forwarded contract (the base set's token is implied by ours).
@@ -264,6 +281,55 @@ macro_rules! impl_exec {
                         _ => by_dtype!(kind::RNN),
                     }
                 }
+            }
+            #[inline(always)]
+            unsafe fn blocks_ride(self, k: u8, a: &DirArgs, lo: usize, hi: usize, ride: &mut Ride) {
+                /// # Safety
+                /// The CPU has the set's features; see [`blocks_generic`] with `RIDE`.
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn go<const KIND: u8>(s: $ty, a: &[DirArgs; 1], lo: usize, hi: usize, ride: *mut Ride) {
+                    // SAFETY: forwarded contract.
+                    unsafe { blocks_generic::<$ty, 1, KIND, { dt::F32 }, true>(s, a, lo, hi, ride) }
+                }
+                $(if ($when)(dt::F32) {
+                    // SAFETY: forwarded contract (the base set's token is implied by ours).
+                    return unsafe { <$base as Exec>::blocks_ride(<$base>::from(self), k, a, lo, hi, ride) };
+                })?
+                // A constant: sets that do not ride compile no riding kernels.
+                if !<$ty as Simd>::RIDES {
+                    // SAFETY: forwarded contract.
+                    return unsafe { self.blocks::<1>(k, dt::F32, &[*a], lo, hi) };
+                }
+                let (a, r): ([DirArgs; 1], *mut Ride) = ([*a], ride);
+                // SAFETY: the token proves the CPU has the features; forwarded contract.
+                unsafe {
+                    match k {
+                        kind::LSTM => go::<{ kind::LSTM }>(self, &a, lo, hi, r),
+                        kind::GRU_LBR => go::<{ kind::GRU_LBR }>(self, &a, lo, hi, r),
+                        kind::GRU_P1 => go::<{ kind::GRU_P1 }>(self, &a, lo, hi, r),
+                        kind::GRU_P2 => go::<{ kind::GRU_P2 }>(self, &a, lo, hi, r),
+                        _ => go::<{ kind::RNN }>(self, &a, lo, hi, r),
+                    }
+                }
+            }
+            #[inline(always)]
+            fn rides(self) -> bool {
+                $(if ($when)(dt::F32) {
+                    return <$base as Exec>::rides(<$base>::from(self));
+                })?
+                <$ty as Simd>::RIDES
+            }
+            #[inline(always)]
+            unsafe fn ride_drain(self, ride: &mut Ride) {
+                /// # Safety
+                /// The CPU has the set's features; see [`Ride::new`].
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn go(s: $ty, ride: &mut Ride) {
+                    // SAFETY: forwarded contract.
+                    unsafe { ride.drain(s) }
+                }
+                // SAFETY: the token proves the CPU has the features; forwarded contract.
+                unsafe { go(self, ride) }
             }
             #[inline(always)]
             unsafe fn dense<const NS: usize>(
@@ -479,6 +545,128 @@ unsafe fn rec_frame<S: Exec>(s: S, rp: &RecPlan, a: &DirArgs) {
     unsafe { core::ptr::copy_nonoverlapping(a.hnew, a.h as *mut f32, a.nb * LANES) };
 }
 
+/// One direction's recurrence over a whole sequence on one thread, with the input
+/// projection riding along (f32 weights, a set that rides): the frames go in chunks of
+/// [`RIDE_FRAMES`] (in the direction's order); while chunk `c` runs its recurrence, the
+/// projection of chunk `c + 1` is computed inside the same row loops (see
+/// [`cell::Ride`]), and whatever of it is left when chunk `c` ends is finished on its
+/// own. Chunk 0 and a short last chunk are projected as in [`run_generic`]. Projections
+/// take two chunks of memory instead of the whole sequence's, and every value has the
+/// bits [`cell::project`] gives it.
+///
+/// # Safety
+/// `xs` holds `frames * input_size` floats; `out.0` `frames * out.1` floats; `base` are
+/// the model's weights and a state of this model that no one else uses; the layer's
+/// weights are f32; `proj` is only used as scratch.
+#[allow(clippy::too_many_arguments)]
+unsafe fn rec_frames_riding<S: Exec>(
+    s: S,
+    m: &Model,
+    rp: &RecPlan,
+    d: usize,
+    (w, st): (*const f32, *mut f32),
+    xs: *const f32,
+    frames: usize,
+    out: (*mut f32, usize),
+    proj: &mut Vec<f32>,
+) {
+    const F: usize = RIDE_FRAMES;
+    let dp = &rp.dirs[d];
+    let (cell, lbr) = (rp.desc.cell, rp.desc.linear_before_reset);
+    let panels = rp.nb * cell.gates();
+    let row = panels * LANES;
+    let (k, hsz) = (rp.desc.input_size, rp.desc.hidden_size);
+    if proj.len() < 2 * F * row {
+        proj.resize(2 * F * row, 0.0);
+    }
+    let pbase = proj.as_mut_ptr();
+    // Frames of chunk `c`, in frame order (`lo..hi`).
+    let range = |c: usize| {
+        let (lo, hi) = (c * F, ((c + 1) * F).min(frames));
+        if dp.reverse {
+            (frames - hi, frames - lo)
+        } else {
+            (lo, hi)
+        }
+    };
+    // Chunk c's projections: frame t at row t - lo of half c % 2.
+    let half = |c: usize| pbase.wrapping_add((c % 2) * F * row);
+    // SAFETY: W and B of this direction, offsets from the validated plan.
+    let (wd, bd) = unsafe { (w.add(dp.w).cast::<u8>(), w.add(dp.b)) };
+    let plain = |c: usize| {
+        let (lo, hi) = range(c);
+        let args = ProjectArgs {
+            w: wd,
+            scale: core::ptr::null(),
+            b: bd,
+            panels,
+            k,
+            xs: xs.wrapping_add(lo * k),
+            qx: core::ptr::null(),
+            qm: core::ptr::null(),
+            frames: hi - lo,
+            proj: half(c),
+            gru_lbr: lbr,
+        };
+        // SAFETY: W and B of this direction; frames lo..hi of `xs` exist; a half holds
+        // F rows; f32 weights need no scales or quantized inputs.
+        unsafe { s.project(dt::F32, &args, (0, panels)) };
+    };
+    let chunks = frames.div_ceil(F);
+    let mut xt = vec![0.0f32; k * F];
+    plain(0);
+    for c in 0..chunks {
+        let (lo, hi) = range(c);
+        let next = (c + 1 < chunks).then(|| range(c + 1));
+        let mut ride = match next {
+            Some((nlo, nhi)) if nhi - nlo == F => {
+                // SAFETY: frames nlo..nhi exist; half c + 1 is not read by chunk c.
+                Some(unsafe {
+                    Ride::new(
+                        s,
+                        wd,
+                        bd,
+                        panels,
+                        k,
+                        lbr,
+                        core::array::from_fn(|j| xs.wrapping_add((nlo + j) * k)),
+                        xt.as_mut_ptr(),
+                        core::array::from_fn(|j| half(c + 1).wrapping_add(j * row)),
+                    )
+                })
+            }
+            _ => None,
+        };
+        for i in 0..hi - lo {
+            let t = if dp.reverse { hi - 1 - i } else { lo + i };
+            // SAFETY: bases of this model's weights and state; frame t's projection is
+            // row t - lo of half c.
+            let a = unsafe { dir_args(m, rp, d, w, st, core::ptr::null(), half(c).add((t - lo) * row)) };
+            match ride.as_mut() {
+                Some(r) => {
+                    for phase in 0..phases(cell, lbr) {
+                        // SAFETY: all blocks, one thread, f32 weights; the ride's buffers
+                        // are not this frame's.
+                        unsafe { s.blocks_ride(kind_of(cell, lbr, phase), &a, 0, a.nb, r) };
+                    }
+                    // SAFETY: h and hnew are distinct state areas of nb * 16 floats.
+                    unsafe { core::ptr::copy_nonoverlapping(a.hnew, a.h as *mut f32, a.nb * LANES) };
+                }
+                // SAFETY: invariants hold by construction.
+                None => unsafe { rec_frame(s, rp, &a) },
+            }
+            // SAFETY: h holds hsz floats; frame t of `out` has room at column d * hsz.
+            unsafe { core::ptr::copy_nonoverlapping(a.h, out.0.add(t * out.1 + d * hsz), hsz) };
+        }
+        match ride.as_mut() {
+            // SAFETY: the ride's contract holds until it is done.
+            Some(r) => unsafe { s.ride_drain(r) },
+            None if next.is_some() => plain(c + 1),
+            None => {}
+        }
+    }
+}
+
 /// Builds the kernel arguments of direction `d` of a recurrent layer.
 ///
 /// # Safety
@@ -619,11 +807,6 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                 let g = rp.desc.cell.gates();
                 let panels = rp.nb * g;
                 let lbr = rp.desc.cell == CellKind::Gru && rp.desc.linear_before_reset;
-                // Every element is written by the projection before it is read, so the
-                // buffer only grows; it is not cleared between layers.
-                if proj.len() < frames * panels * LANES {
-                    proj.resize(frames * panels * LANES, 0.0);
-                }
                 for d in 0..dirs {
                     let dp = &rp.dirs[d];
                     // The projection of all frames is one matrix product; big ones are
@@ -631,6 +814,30 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                     // its own panels of every frame, with the same per-row order).
                     let macs = frames * panels * LANES * rp.desc.input_size;
                     let threads = if macs >= PROJECT_SPLIT_MACS { m.pool_threads() } else { 1 };
+                    let rec_threads = rec_split_threads(m, rp);
+                    if threads == 1 && rec_threads == 1 && rp.dt == dt::F32 && s.rides() && frames > RIDE_FRAMES {
+                        // SAFETY: `cur` holds frames * input_size floats, `next` frames *
+                        // width; bases of this model's weights and state.
+                        unsafe {
+                            rec_frames_riding(
+                                s,
+                                m,
+                                rp,
+                                d,
+                                (w, st),
+                                cur.as_ptr(),
+                                frames,
+                                (next.as_mut_ptr(), width),
+                                &mut proj,
+                            )
+                        };
+                        continue;
+                    }
+                    // Every element is written by the projection before it is read, so the
+                    // buffer only grows; it is not cleared between layers.
+                    if proj.len() < frames * panels * LANES {
+                        proj.resize(frames * panels * LANES, 0.0);
+                    }
                     let k_in = rp.desc.input_size;
                     if rp.dt == dt::I8A8 && d == 0 {
                         // Every frame quantized once for both directions.
@@ -673,7 +880,6 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                         // `proj` frames * panels * 16; threads write disjoint panel ranges.
                         unsafe { s.project(dtype, &args.0, (lo, hi)) };
                     });
-                    let rec_threads = rec_split_threads(m, rp);
                     #[cfg(feature = "std")]
                     if rec_threads > 1 {
                         // SAFETY: `proj` holds every frame's projection, `next` frames *

@@ -54,6 +54,11 @@ pub trait Simd: Copy + Send + Sync + 'static {
     /// (best with AVX-512's 32 registers) or streams each into its FMAs (NEON, AVX2:
     /// fewer live registers). Both keep each accumulator's FMA order.
     const PRELOAD_WEIGHTS: bool = false;
+    /// Whether a single-thread f32 `run` computes the next frames' input projection
+    /// inside the recurrence's row loop (see `cell::Ride`): worth it where the
+    /// recurrence waits on cache reads with FMA units idle and the register file holds
+    /// the ride's 8 extra accumulators next to the tile's (AVX-512's 32 registers).
+    const RIDES: bool = false;
     /// Hints that the 64 bytes at `p` will be read soon, into L2 (no-op by default). Any
     /// address is allowed: a prefetch never faults and never changes a result.
     #[inline(always)]

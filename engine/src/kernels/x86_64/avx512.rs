@@ -97,6 +97,8 @@ impl<const VNNI: bool> Simd for Avx512<VNNI> {
     // 4 streams x 4 LSTM gates = 16 accumulators of the 32 registers.
     const MANY_STREAMS: usize = 4;
     const PRELOAD_WEIGHTS: bool = true;
+    // The VNNI set forwards f32 to the base set's kernels (see `exec`), which ride.
+    const RIDES: bool = !VNNI;
     #[inline(always)]
     fn prefetch_l2(self, p: *const u8) {
         // SAFETY: a prefetch is a hint: it never faults, whatever the address.
