@@ -779,7 +779,11 @@ unsafe fn step_generic<S: Exec>(s: S, m: &Model, state: &mut State, x: *const f3
 }
 
 /// A whole sequence, layer by layer: for each recurrent layer the input projection of all
-/// frames is one matrix product, then each direction runs its recurrence.
+/// frames is one matrix product, then each direction runs its recurrence. On one thread
+/// with f32 weights, sets that ride ([`Simd::RIDES`]) instead compute the projection 8
+/// frames at a time inside the previous 8 frames' recurrence ([`rec_frames_riding`]):
+/// W4 (GRU in=256 H=256) 12.1-12.7 -> 10.8-11.0 ms per 1000 frames on Zen 4, where the
+/// recurrence waits on L2 with the FMA units idle and the projection is FMA-bound.
 ///
 /// # Safety
 /// `xs` holds `frames * input_size` floats, `ys` `frames * output_size`; `state` belongs to `m`.
@@ -986,7 +990,8 @@ impl Model {
     /// Runs a whole sequence of `xs.len() / input_size` frames, writing one output per
     /// frame to `ys`. Supports reverse and bidirectional layers; on forward-only models
     /// it gives the same bits as repeated [`Model::step`]. Allocates scratch in
-    /// proportion to the sequence (the projections and per-layer outputs).
+    /// proportion to the sequence (the per-layer outputs, and the projections unless a
+    /// single thread computes them 8 frames at a time alongside the recurrence).
     pub fn run(&self, state: &mut State, xs: &[f32], ys: &mut [f32]) -> Result<(), Error> {
         self.check_state(state)?;
         let i = self.input_size();
