@@ -176,8 +176,8 @@ pub(crate) trait Exec: Simd {
     /// # Safety
     /// See [`blocks_generic`]; the layer's weights are f32.
     unsafe fn blocks_ride(self, kind: u8, a: &DirArgs, lo: usize, hi: usize, ride: &mut Ride);
-    /// Whether [`Exec::blocks_ride`] advances the ride (this set's f32 kernels are a
-    /// riding set's).
+    /// Whether [`Exec::blocks_ride`] advances the ride: this set's f32 kernels ride
+    /// (its own, or those of the set it forwards f32 to).
     fn rides(self) -> bool;
     /// Finishes a ride on its own.
     ///
@@ -526,19 +526,26 @@ unsafe fn quantize_inputs(dtype: u8, phase: usize, a: &DirArgs) {
 }
 
 /// Runs one direction's recurrence for one frame of one stream: every pass over every
-/// block, then `hnew -> h`.
+/// block, then `hnew -> h`; with a `ride`, the passes advance it (see [`cell::Ride`]).
 ///
 /// # Safety
-/// `a` satisfies the [`DirArgs`] invariants.
+/// `a` satisfies the [`DirArgs`] invariants; with a ride, the layer's weights are f32
+/// and the ride's contract holds.
 #[inline(always)]
-unsafe fn rec_frame<S: Exec>(s: S, rp: &RecPlan, a: &DirArgs) {
+unsafe fn rec_frame<S: Exec>(s: S, rp: &RecPlan, a: &DirArgs, mut ride: Option<&mut Ride>) {
     let (cell, lbr) = (rp.desc.cell, rp.desc.linear_before_reset);
     let arr = [*a];
     for phase in 0..phases(cell, lbr) {
+        let kind = kind_of(cell, lbr, phase);
         // SAFETY: forwarded contract; all blocks, one thread.
         unsafe {
-            quantize_inputs(rp.dt, phase, a);
-            s.blocks::<1>(kind_of(cell, lbr, phase), rp.dt, &arr, 0, a.nb)
+            match ride.as_deref_mut() {
+                Some(r) => s.blocks_ride(kind, a, 0, a.nb, r),
+                None => {
+                    quantize_inputs(rp.dt, phase, a);
+                    s.blocks::<1>(kind, rp.dt, &arr, 0, a.nb)
+                }
+            }
         };
     }
     // SAFETY: h and hnew are distinct state areas of nb * 16 floats.
@@ -642,19 +649,9 @@ unsafe fn rec_frames_riding<S: Exec>(
             // SAFETY: bases of this model's weights and state; frame t's projection is
             // row t - lo of half c.
             let a = unsafe { dir_args(m, rp, d, w, st, core::ptr::null(), half(c).add((t - lo) * row)) };
-            match ride.as_mut() {
-                Some(r) => {
-                    for phase in 0..phases(cell, lbr) {
-                        // SAFETY: all blocks, one thread, f32 weights; the ride's buffers
-                        // are not this frame's.
-                        unsafe { s.blocks_ride(kind_of(cell, lbr, phase), &a, 0, a.nb, r) };
-                    }
-                    // SAFETY: h and hnew are distinct state areas of nb * 16 floats.
-                    unsafe { core::ptr::copy_nonoverlapping(a.hnew, a.h as *mut f32, a.nb * LANES) };
-                }
-                // SAFETY: invariants hold by construction.
-                None => unsafe { rec_frame(s, rp, &a) },
-            }
+            // SAFETY: invariants hold by construction; f32 weights; the ride writes
+            // half c + 1, which this frame does not read.
+            unsafe { rec_frame(s, rp, &a, ride.as_mut()) };
             // SAFETY: h holds hsz floats; frame t of `out` has room at column d * hsz.
             unsafe { core::ptr::copy_nonoverlapping(a.h, out.0.add(t * out.1 + d * hsz), hsz) };
         }
@@ -761,7 +758,7 @@ unsafe fn step_generic<S: Exec>(s: S, m: &Model, state: &mut State, x: *const f3
                 // SAFETY: bases of this model's weights and state.
                 let a = unsafe { dir_args(m, rp, 0, w, st, inp, core::ptr::null()) };
                 // SAFETY: a satisfies the invariants by construction.
-                unsafe { rec_frame(s, rp, &a) };
+                unsafe { rec_frame(s, rp, &a, None) };
                 inp = a.h;
             }
             Plan::Dense(dp) => {
@@ -911,7 +908,7 @@ unsafe fn run_generic<S: Exec>(s: S, m: &Model, state: &mut State, xs: &[f32], f
                         // SAFETY: bases of this model's weights and state.
                         let a = unsafe { dir_args(m, rp, d, w, st, core::ptr::null(), pr) };
                         // SAFETY: invariants hold by construction.
-                        unsafe { rec_frame(s, rp, &a) };
+                        unsafe { rec_frame(s, rp, &a, None) };
                         // SAFETY: h holds hsz floats.
                         let h = unsafe { core::slice::from_raw_parts(a.h, hsz) };
                         next[t * width + d * hsz..][..hsz].copy_from_slice(h);
