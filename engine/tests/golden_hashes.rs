@@ -23,7 +23,7 @@
 
 mod common;
 
-use common::gen::isas;
+use common::gen::{isas, rec};
 use common::reference::{random_inputs, random_state, random_weights, state_slots};
 use recur::{Isa, Model};
 use recur_format::*;
@@ -41,12 +41,6 @@ struct Case {
     desc: ModelDesc,
     /// Start from a random initial state (set through `set_state`) instead of zeros.
     initial: bool,
-}
-
-fn rec(cell: CellKind, i: usize, h: usize, f: impl FnOnce(&mut RecurrentDesc)) -> LayerDesc {
-    let mut r = RecurrentDesc::new(cell, i, h);
-    f(&mut r);
-    LayerDesc::Recurrent(r)
 }
 
 fn dense(i: usize, o: usize, activation: DenseAct) -> LayerDesc {

@@ -9,14 +9,10 @@
 
 mod common;
 
-use common::gen::isas;
+use common::gen::{first_bit_difference, isas, rec};
 use common::reference::{random_inputs, random_weights};
 use recur::{Isa, Model};
-use recur_format::{ActKind, Activation, CellKind, Direction, LayerDesc, ModelDesc, PackedModel, RecurrentDesc};
-
-fn differs(a: &[f32], b: &[f32]) -> Option<usize> {
-    a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits() && !(x.is_nan() && y.is_nan()))
-}
+use recur_format::{ActKind, Activation, CellKind, Direction, LayerDesc, ModelDesc, PackedModel};
 
 /// Two `run` calls of `frames` frames each from a fresh state, on one thread.
 fn two_runs(m: &Model, xs: &[f32], frames: usize) -> Vec<f32> {
@@ -42,7 +38,7 @@ fn check(name: &str, layers: Vec<LayerDesc>, seed: u64) {
         for isa in isas() {
             let m = Model::from_packed_with_isa(&packed, isa).unwrap();
             let got = two_runs(&m, &xs, frames);
-            if let Some(k) = differs(&want, &got) {
+            if let Some(k) = first_bit_difference(&want, &got) {
                 panic!("{name} {isa} T={frames}: run differs from scalar at output {k}: {} vs {}", got[k], want[k]);
             }
             if forward {
@@ -53,18 +49,12 @@ fn check(name: &str, layers: Vec<LayerDesc>, seed: u64) {
                 for f in 0..2 * frames {
                     m.step(&mut st, &xs[(f % frames) * i..][..i], &mut ys[f * o..][..o]).unwrap();
                 }
-                if let Some(k) = differs(&got, &ys) {
+                if let Some(k) = first_bit_difference(&got, &ys) {
                     panic!("{name} {isa} T={frames}: run differs from step at output {k}: {} vs {}", got[k], ys[k]);
                 }
             }
         }
     }
-}
-
-fn rec(cell: CellKind, i: usize, h: usize, f: impl FnOnce(&mut RecurrentDesc)) -> LayerDesc {
-    let mut r = RecurrentDesc::new(cell, i, h);
-    f(&mut r);
-    LayerDesc::Recurrent(r)
 }
 
 #[test]

@@ -7,14 +7,10 @@
 
 mod common;
 
-use common::gen::isas;
+use common::gen::{first_bit_difference, isas, rec};
 use common::reference::{random_inputs, random_weights};
 use recur::Model;
-use recur_format::{CellKind, DType, Direction, LayerDesc, ModelDesc, PackedModel, RecurrentDesc};
-
-fn same(a: &[f32], b: &[f32]) -> Option<usize> {
-    a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits() && !(x.is_nan() && y.is_nan()))
-}
+use recur_format::{CellKind, DType, Direction, LayerDesc, ModelDesc, PackedModel};
 
 fn check(name: &str, desc: ModelDesc, dtype: DType, seed: u64) {
     let packed = PackedModel::pack(desc.clone(), &random_weights(&desc, seed, 1.0)).unwrap();
@@ -42,7 +38,7 @@ fn check(name: &str, desc: ModelDesc, dtype: DType, seed: u64) {
                 states.push(saved);
             }
             for t in 1..pools.len() {
-                if let Some(k) = same(&outs[0], &outs[t]) {
+                if let Some(k) = first_bit_difference(&outs[0], &outs[t]) {
                     panic!(
                         "{name} {dtype:?} {isa} T={frames}: {} threads differ from 1 at output {k}: {} vs {}",
                         t + 1,
@@ -59,18 +55,12 @@ fn check(name: &str, desc: ModelDesc, dtype: DType, seed: u64) {
                     let x = &xs[(f % frames) * i..][..i];
                     m.step(&mut st, x, &mut ys[f * o..][..o]).unwrap();
                 }
-                if let Some(k) = same(&outs[0], &ys) {
+                if let Some(k) = first_bit_difference(&outs[0], &ys) {
                     panic!("{name} {dtype:?} {isa} T={frames}: run differs from step at output {k}");
                 }
             }
         }
     }
-}
-
-fn rec(cell: CellKind, i: usize, h: usize, f: impl FnOnce(&mut RecurrentDesc)) -> LayerDesc {
-    let mut r = RecurrentDesc::new(cell, i, h);
-    f(&mut r);
-    LayerDesc::Recurrent(r)
 }
 
 #[test]

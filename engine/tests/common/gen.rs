@@ -8,6 +8,18 @@ pub fn isas() -> Vec<recur::Isa> {
     recur::Isa::available().collect()
 }
 
+/// A recurrent layer with `RecurrentDesc::new`'s defaults, then `f`'s changes.
+pub fn rec(cell: CellKind, i: usize, h: usize, f: impl FnOnce(&mut RecurrentDesc)) -> LayerDesc {
+    let mut r = RecurrentDesc::new(cell, i, h);
+    f(&mut r);
+    LayerDesc::Recurrent(r)
+}
+
+/// The first index where two outputs differ in bits (any two NaNs count as equal).
+pub fn first_bit_difference(a: &[f32], b: &[f32]) -> Option<usize> {
+    a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits() && !(x.is_nan() && y.is_nan()))
+}
+
 /// A random activation (all ONNX kinds) with well-behaved parameters.
 pub fn random_act(rng: &mut SplitMix64) -> Activation {
     let k = ActKind::ALL[(rng.next_u64() % 11) as usize];

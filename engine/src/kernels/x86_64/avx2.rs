@@ -62,8 +62,7 @@ impl Simd for Avx2 {
     const TILE_RNN: usize = 4;
     #[inline(always)]
     fn prefetch_l2(self, p: *const u8) {
-        // SAFETY: a prefetch is a hint: it never faults, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
+        super::prefetch_t1(p)
     }
     type V = V2;
     type M = V2;

@@ -101,8 +101,7 @@ impl<const VNNI: bool> Simd for Avx512<VNNI> {
     const RIDES: bool = !VNNI;
     #[inline(always)]
     fn prefetch_l2(self, p: *const u8) {
-        // SAFETY: a prefetch is a hint: it never faults, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
+        super::prefetch_t1(p)
     }
     type V = __m512;
     type M = __mmask16;
