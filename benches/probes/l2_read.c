@@ -3,6 +3,7 @@
  *   gcc -O3 -march=x86-64-v4 -o /tmp/l2_read benches/probes/l2_read.c
  *   /tmp/l2_read sweep 270336     # sum a 264 KB buffer as 2..16 interleaved streams
  *   /tmp/l2_read w1               # W1's exact panel reads (tiles, passes) with FMAs
+ *   /tmp/l2_read w4               # W4's frame: R tiles, then with the riding projection
  *
  * `sweep BYTES` reads a buffer of BYTES as N streams (N = 2, 4, 8, 12, 16; each
  * stream's start padded by 192 bytes so no two streams share an L1 set), two 64-byte
@@ -16,6 +17,14 @@
  * panels; then the dense layer's one panel as a single FMA chain, as recur must) with one
  * FMA per 64-byte row, and prints microseconds per step. It leaves out everything but the
  * weight reads and their FMAs (no activations, no state).
+ *
+ * `w4` replays a frame of W4's `run` (GRU in=256 H=256, linear_before_reset = 1, as
+ * compare.py's export has it), as the AVX-512 kernels walk it: 8 tiles of 2 blocks, each
+ * 256 rows of the 6 R panels (one FMA each); then the same with the projection riding
+ * along (one W row times 8 frames' inputs, 8 FMAs with broadcast inputs, after each own
+ * row until the 8 frames' 48 W panels are done, every 8 frames). It prints microseconds
+ * per frame for both: the floor of recur's design for W4 on this machine, without its
+ * activations, state or outputs.
  */
 #include <immintrin.h>
 #include <stdio.h>
@@ -134,13 +143,74 @@ static void w1(void) {
            s == 1.0f ? " " : "");
 }
 
+static float *XT, RIDE_ACC[8][16] __attribute__((aligned(64)));
+static size_t ride_panel; /* next W panel of the current ride (48 = done) */
+
+/* One W4 tile of 2 blocks x 3 gates, with the ride along when RIDE is set. */
+__attribute__((always_inline)) static inline void w4_tile(int b0, __m512 x, __m512 *a, int ride) {
+    const float *rb = R + (size_t)b0 * 3 * 256 * 16;
+    if (ride && ride_panel < 48) {
+        const float *w = W + ride_panel * 256 * 16;
+        __m512 r[8];
+        for (int j = 0; j < 8; j++) r[j] = _mm512_load_ps(RIDE_ACC[j]);
+        for (int k = 0; k < 256; k++) {
+            for (int p = 0; p < 6; p++)
+                a[p] = _mm512_fmadd_ps(_mm512_load_ps(rb + (size_t)p * 256 * 16 + k * 16), x, a[p]);
+            __m512 wv = _mm512_load_ps(w + k * 16);
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) r[j] = _mm512_fmadd_ps(wv, _mm512_set1_ps(XT[k * 8 + j]), r[j]);
+        }
+        for (int j = 0; j < 8; j++) _mm512_store_ps(RIDE_ACC[j], r[j]);
+        ride_panel++;
+        return;
+    }
+    for (int k = 0; k < 256; k++)
+        for (int p = 0; p < 6; p++)
+            a[p] = _mm512_fmadd_ps(_mm512_load_ps(rb + (size_t)p * 256 * 16 + k * 16), x, a[p]);
+}
+
+__attribute__((noinline)) static float w4_frame(float xv, int ride) {
+    __m512 a[6], x = _mm512_set1_ps(xv);
+    for (int i = 0; i < 6; i++) a[i] = _mm512_setzero_ps();
+    for (int b = 0; b < 16; b += 2) w4_tile(b, x, a, ride);
+    __m512 s = a[0];
+    for (int i = 1; i < 6; i++) s = _mm512_add_ps(s, a[i]);
+    return _mm512_reduce_add_ps(s);
+}
+
+static void w4(void) {
+    size_t n = 48 * 256 * 16;
+    W = aligned_alloc(64, n * 4);
+    R = aligned_alloc(64, n * 4);
+    XT = aligned_alloc(64, 256 * 8 * 4);
+    for (size_t i = 0; i < n; i++) W[i] = R[i] = 1e-7f;
+    for (size_t i = 0; i < 256 * 8; i++) XT[i] = 1e-7f;
+    for (int ride = 0; ride < 2; ride++) {
+        double best = 1e9;
+        float s = 0;
+        for (int r = 0; r < 9; r++) {
+            double t0 = now();
+            for (int i = 0; i < 16000; i++) {
+                if (i % 8 == 0) ride_panel = 0;
+                s += w4_frame(s * 1e-30f + 1.0f, ride);
+            }
+            double t = (now() - t0) / 16000;
+            if (t < best) best = t;
+        }
+        printf("W4 frame, %s: %.3f us%s\n", ride ? "R tiles with the projection riding" : "R tiles only",
+               best * 1e6, s == 1.0f ? " " : "");
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "sweep") == 0) {
         sweep((size_t)atol(argv[2]));
     } else if (argc >= 2 && strcmp(argv[1], "w1") == 0) {
         w1();
+    } else if (argc >= 2 && strcmp(argv[1], "w4") == 0) {
+        w4();
     } else {
-        fprintf(stderr, "usage: %s sweep BYTES | w1\n", argv[0]);
+        fprintf(stderr, "usage: %s sweep BYTES | w1 | w4\n", argv[0]);
         return 2;
     }
     return 0;
