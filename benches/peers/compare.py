@@ -2,10 +2,12 @@
 """recur next to ONNX Runtime (and PyTorch, if installed), interleaved, in one invocation.
 
     python3 benches/peers/compare.py [--threads 1 [2]] [--quick] [--workloads W1,W4] [--streams N]
+                                     [--exporter helper|torch|dynamo]
     python3 benches/peers/compare.py --model my.onnx --mode step|run [--steps 1000]
 
 For each workload (the four canonical ones, built by tools/make_workloads.py into a
-temporary folder, or one ONNX model given with --model) it converts the model with
+temporary folder, by onnx.helper or, with --exporter, exported from PyTorch; or one ONNX
+model given with --model) it converts the model with
 `recur convert`, then runs ROUNDS rounds; each round measures every engine once, in an
 order that alternates round by round, so that the machine's load drifts over all engines
 alike. Each engine's figure is the median over rounds of its per-round median.
@@ -214,42 +216,16 @@ def ort_seq(path, threads, steps, spin=None):
 
 # ---------------------------------------------------------------- PyTorch (optional)
 
-def torch_callable(onnx_path, wid, mode, threads, steps, streams=1):
-    """PyTorch modules with the ONNX model's weights (canonical workloads only)."""
-    import onnx
+def torch_callable(wid, seed, mode, threads, steps, streams=1):
+    """PyTorch modules with workload `wid`'s weights (canonical workloads only), built from
+    the onnx.helper graph whatever exporter wrote the ONNX file."""
+    import make_workloads
     import torch
-    from onnx import numpy_helper
 
     torch.set_num_threads(threads)
-    w = {t.name: numpy_helper.to_array(t) for t in onnx.load(onnx_path).graph.initializer}
-    layers = sum(1 for k in w if k.endswith("_R"))
-    kind = "GRU" if wid in ("W1", "W4") else "LSTM"
-    i0 = w["l0_W"].shape[2]
-    h = w["l0_R"].shape[2]
-    rnn = (torch.nn.GRU if kind == "GRU" else torch.nn.LSTM)(i0, h, num_layers=layers)
-
-    def reorder(a):  # ONNX gate order -> PyTorch's
-        if kind == "GRU":  # z r h -> r z n
-            z, r, n = np.split(a, 3, axis=0)
-            return np.concatenate([r, z, n], axis=0)
-        i, o, f, c = np.split(a, 4, axis=0)  # i o f c -> i f g o
-        return np.concatenate([i, f, c, o], axis=0)
-
-    with torch.no_grad():
-        for l in range(layers):
-            p = f"l{l}_"
-            b = w[p + "B"][0]
-            wb, rb = np.split(b, 2)
-            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(reorder(w[p + "W"][0])))
-            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(reorder(w[p + "R"][0])))
-            getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(reorder(wb)))
-            getattr(rnn, f"bias_hh_l{l}").copy_(torch.from_numpy(reorder(rb)))
-        fc = None
-        if "fc_W" in w:
-            fc = torch.nn.Linear(h, w["fc_W"].shape[1])
-            fc.weight.copy_(torch.from_numpy(w["fc_W"].T.copy()))
-            fc.bias.copy_(torch.from_numpy(w["fc_B"]))
-    rnn.eval()
+    rnn, fc = make_workloads.torch_modules(make_workloads.WORKLOADS[wid][0](seed))
+    kind = "LSTM" if isinstance(rnn, torch.nn.LSTM) else "GRU"
+    layers, i0, h = rnn.num_layers, rnn.input_size, rnn.hidden_size
     if mode == "run":
         x = torch.from_numpy(np.random.default_rng(7).uniform(-1, 1, (steps, 1, i0)).astype(np.float32))
 
@@ -411,7 +387,7 @@ def bench_workload(wid, onnx_path, mode, steps, threads, args, recur, work):
         notes.append("onnxruntime not importable: skipped")
     if HAVE_TORCH and wid in ("W1", "W2", "W3", "W4"):
         try:
-            t = Timed(torch_callable(onnx_path, wid, mode, threads, steps, streams),
+            t = Timed(torch_callable(wid, args.seed, mode, threads, steps, streams),
                       per=steps if mode == "run" else streams)
             t.calibrate(target)
             engines["torch-" + ("seq" if mode == "run" else "stream")] = \
@@ -516,6 +492,10 @@ def main():
     ap.add_argument("--rounds", type=int, help="rounds per workload (default 7, --quick 3)")
     ap.add_argument("--workloads", default="W1,W2,W3,W4", help="comma-separated canonical workloads")
     ap.add_argument("--model", help="an ONNX model instead of the canonical workloads")
+    ap.add_argument("--exporter", default="helper", choices=["helper", "torch", "dynamo"],
+                    help="how tools/make_workloads.py writes the canonical workloads: onnx.helper "
+                         "(default, no torch), or exported from PyTorch (torch: TorchScript; dynamo)")
+    ap.add_argument("--seed", type=int, default=0, help="the workloads' weight seed (make_workloads.py)")
     ap.add_argument("--mode", choices=["step", "run"], default="step", help="with --model")
     ap.add_argument("--steps", type=int, default=1000, help="frames per sequence call (run mode)")
     ap.add_argument("--streams", type=int, default=1,
@@ -539,7 +519,7 @@ def main():
         else:
             import make_workloads
             ids = [s.strip().upper() for s in args.workloads.split(",")]
-            paths = make_workloads.make(work, ids, verbose=False)
+            paths = make_workloads.make(work, ids, seed=args.seed, verbose=False, exporter=args.exporter)
             jobs = [(wid, paths[wid], make_workloads.WORKLOADS[wid][2]) for wid in ids]
 
         rows, all_notes = [], []
@@ -585,6 +565,8 @@ def print_table(rows, args):
         pass
     print(f"# {cpu}, {os.cpu_count()} CPUs; onnxruntime {ort.__version__ if ort else '-'}; "
           f"torch {'yes' if HAVE_TORCH else 'not installed'}; {args.rounds} rounds, interleaved; medians")
+    if not args.model:
+        print(f"# workloads written by tools/make_workloads.py --exporter {args.exporter} (seed {args.seed})")
     print("# µs per step = per frame (run mode: per frame of a T-frame call); ratio = engine / recur (> 1: recur faster)")
     if any(r["streams"] > 1 for r in rows):
         print("# step xN: N streams advance one frame per call (ORT: batch N; recur: bench --streams N); "
