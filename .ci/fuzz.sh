@@ -4,7 +4,7 @@
 # 1. Replay (stable, always): every committed seed and crash artifact under fuzz/corpus/
 #    and fuzz/artifacts/ through the fuzz targets' own checks, by the replay tests
 #    (formats/tests/fuzz_regressions.rs, engine/tests/fuzz_replay.rs,
-#    cli/tests/fuzz_replay.rs). `cargo test --workspace` runs them too; they are run here
+#    cli/tests/fuzz_replay.rs, which also replays npy and case_json). `cargo test --workspace` runs them too; they are run here
 #    by name so that this script stands alone.
 # 2. Fuzz (only when a nightly toolchain is installed): each target for
 #    RECUR_FUZZ_SECONDS (default 60) seconds, failing on the first crash. New inputs go to
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 secs=${RECUR_FUZZ_SECONDS:-60}
-targets=(recur_file onnx_import)
+targets=(recur_file onnx_import npy case_json)
 
 echo "--- replay of the committed corpora (stable)"
 # Same profile and workspace-wide feature set as .ci/run's `cargo test --workspace
@@ -42,7 +42,7 @@ cd fuzz
 build=(-O -a --codegen-units 16 --target-dir target/ci)
 echo "--- building the fuzz targets (nightly, ASan, debug assertions)"
 cargo +nightly fuzz build "${build[@]}"
-# The targets fuzz side by side (one core each): the run takes `secs`, not `secs` per target.
+# The targets fuzz side by side (sharing the cores): the run takes `secs`, not `secs` per target.
 fuzz_one() {
   local t=$1 log="target/ci/fuzz-$1.log"
   mkdir -p "target/corpus/$t"

@@ -81,7 +81,16 @@ pub fn load_case(dir: &Path) -> Result<Case, Error> {
         }
         Err(e) => return Err(Error::input(format!("cannot read '{}': {e}", json_path.display()))),
     };
-    let v: serde_json::Value = serde_json::from_str(&text)
+    parse_case(&text, dir, folder_name)
+}
+
+/// The [`Case`] that `case.json` text describes for the case folder `dir` (named
+/// `folder_name` when the text gives no name); errors name `dir/case.json`. Touches no
+/// file: the sets' folders are not checked here.
+pub fn parse_case(text: &str, dir: &Path, folder_name: String) -> Result<Case, Error> {
+    let json_path = dir.join("case.json");
+    let main = CaseSet { name: "main".into(), dir: dir.to_path_buf() };
+    let v: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| Error::input(format!("'{}' is not valid JSON: {e}", json_path.display())))?;
     let bad = |what: &str| Error::input(format!("'{}': {what}", json_path.display()));
     let name = v.get("name").and_then(|n| n.as_str()).map_or(folder_name, str::to_owned);
@@ -105,15 +114,21 @@ pub fn load_case(dir: &Path) -> Result<Case, Error> {
                 .and_then(|d| d.as_str())
                 .or_else(|| e.as_str())
                 .ok_or_else(|| bad("an extra_sets entry has no 'dir'"))?;
-            // A sub-folder name, never a path that leads elsewhere.
-            let p = Path::new(sub);
-            if p.components().count() != 1 || !matches!(p.components().next(), Some(std::path::Component::Normal(_))) {
+            // A plain sub-folder name, never a path: no separator at all (`Path::components`
+            // would let `a/.` and `a/` through as the one component `a`), not `.` or `..`.
+            if !is_plain_name(sub) {
                 return Err(bad(&format!("extra set '{sub}' is not a plain sub-folder name")));
             }
             sets.push(CaseSet { name: sub.into(), dir: dir.join(sub) });
         }
     }
     Ok(Case { name, dir: dir.to_path_buf(), tolerance, sets, has_case_json: true })
+}
+
+/// Whether `s` names an entry of a folder and nothing else: not empty, not `.` or `..`,
+/// without `/`, `\` or NUL.
+fn is_plain_name(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\\', '\0'])
 }
 
 /// Reads `<prefix>_<name>.npy` from `dir` for every graph input, in graph order.
@@ -227,6 +242,21 @@ pub fn case_dirs(root: &Path) -> Result<Vec<PathBuf>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_sets_are_plain_sub_folder_names() {
+        let dir = Path::new("/c");
+        let sets = |json: &str| parse_case(json, dir, "c".into()).map(|c| c.sets);
+        let ok = sets(r#"{"extra_sets": ["a", {"dir": "step 2"}]}"#).unwrap();
+        assert_eq!(ok[1].dir, Path::new("/c/a"));
+        assert_eq!(ok[2].dir, Path::new("/c/step 2"));
+        // `)./.` is the `case_json` fuzz target's first finding: one component to
+        // `Path::components`, but not the name of the folder it opens.
+        for bad in ["..", ".", "", "../x", "/etc", "a/b", "a/", "a/.", ")./.", r"a\\b", r"a\u0000"] {
+            let e = sets(&format!(r#"{{"extra_sets": ["{bad}"]}}"#)).unwrap_err();
+            assert!(e.msg.contains("is not a plain sub-folder name"), "{bad:?}: {}", e.msg);
+        }
+    }
 
     #[test]
     fn tolerance_is_abs_plus_rel() {

@@ -22,6 +22,7 @@ pub fn read_npy(path: &Path) -> Result<Tensor, Error> {
 
 /// Reads a `.npy` file held in memory; the error does not name a file.
 pub fn read_npy_bytes(bytes: &[u8]) -> Result<Tensor, String> {
+    check_preamble(bytes)?;
     let npy = NpyFile::new(bytes).map_err(|e| format!("not a readable .npy file: {e}"))?;
     let shape: Vec<usize> = npy
         .shape()
@@ -61,6 +62,50 @@ pub fn read_npy_bytes(bytes: &[u8]) -> Result<Tensor, String> {
         return Err(format!("holds {} elements, the header says {elems}", data.len()));
     }
     Ok(Tensor { shape, data })
+}
+
+/// How deep brackets may nest in a header: numpy writes 2 (`{'shape': (2, 3)}`) for the
+/// dtypes recur reads, 4 for a simple structured dtype, which is refused later anyway.
+const MAX_HEADER_NESTING: usize = 6;
+
+/// Checks what npyz would otherwise trip on, before it sees the bytes (both found by the
+/// `npy` fuzz target): a header length that runs past the end of the file (npyz allocates
+/// the declared length, up to 4 GiB in format versions 2 and 3, before reading), and
+/// brackets nested deeper than [`MAX_HEADER_NESTING`] (its Python-literal parser
+/// backtracks exponentially in the depth of unclosed brackets: 16 took half a second, 24
+/// over ten). Anything else wrong with the preamble is left to npyz to report.
+fn check_preamble(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Ok(());
+    }
+    let (len, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        _ => return Ok(()),
+    };
+    if len > bytes.len() - start {
+        return Err(format!(
+            "the header declares a {len}-byte header, more than the file's {} bytes hold",
+            bytes.len()
+        ));
+    }
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for &b in &bytes[start..start + len] {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_HEADER_NESTING {
+        return Err(format!(
+            "the header nests brackets {deepest} deep (numpy writes at most {MAX_HEADER_NESTING} for any dtype recur reads)"
+        ));
+    }
+    Ok(())
 }
 
 /// Reorders Fortran-order data (first axis fastest) into C order.
@@ -152,6 +197,42 @@ mod tests {
             let bytes = npy_bytes(&t).unwrap();
             assert_eq!(read_npy_bytes(&bytes).unwrap(), t);
         }
+    }
+
+    #[test]
+    fn forged_header_lengths_are_refused_before_allocating() {
+        let good = npy_bytes(&Tensor::f32(vec![2], vec![1.0, 2.0])).unwrap();
+        // Version 3 with a header length of 0xED000074 (the fuzzer's input, shortened).
+        let mut forged = good.clone();
+        forged[6] = 3;
+        forged[8..12].copy_from_slice(&0xed00_0074u32.to_le_bytes());
+        let e = read_npy_bytes(&forged).unwrap_err();
+        assert!(e.contains("header declares a 3976200308-byte header"), "{e}");
+        // Version 1: a 16-bit length past the end.
+        let mut short = good.clone();
+        short[8..10].copy_from_slice(&0xfff0u16.to_le_bytes());
+        assert!(read_npy_bytes(&short).unwrap_err().contains("more than the file"));
+        assert!(read_npy_bytes(&good).is_ok());
+    }
+
+    #[test]
+    fn deeply_nested_headers_are_refused_before_parsing() {
+        // The fuzzer's input had 24 unclosed brackets, which npyz's parser takes minutes
+        // over; refused at once instead.
+        let mut h = String::from("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': ");
+        h.push_str(&"[".repeat(24));
+        h.push_str("( }");
+        while (h.len() + 11) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        b.extend_from_slice(&[0; 16]);
+        let e = read_npy_bytes(&b).unwrap_err();
+        // The dict, then 24 lists and a tuple.
+        assert!(e.contains("nests brackets 26 deep"), "{e}");
     }
 
     #[test]

@@ -13,11 +13,14 @@
 //!   `engine/tests/fuzz_replay.rs`;
 //! * this file: the whole `onnx_import` target; included (with everything) by
 //!   `cli/tests/fuzz_replay.rs`, the one crate that has both the engine and the importer;
+//! * [`cli`]: the `npy` and `case_json` targets (the command-line tool's `.npy` and
+//!   `case.json` readers); included with everything by `cli/tests/fuzz_replay.rs`;
 //! * [`replay`]: running the committed corpora and crash artifacts in those tests.
 //!
 //! Every function here panics on a broken invariant (that is how libFuzzer sees a bug)
 //! and returns quietly when the input is merely rejected.
 
+pub mod cli;
 pub mod engine;
 pub mod file;
 pub mod onnx;
