@@ -8,7 +8,10 @@
 //! The bound is measured on the spot (see `probe`): with `F` the FLOPs of one step
 //! (2 per weight of `W x` and `R h` and of each dense layer, times the streams) and `W` the
 //! bytes of weights one step must read, `bound = max(F / peak_FMA_rate, W / read_bandwidth)`,
-//! where the bandwidth is measured by summing a buffer of `W` bytes. In `run` mode the
+//! where the bandwidth is measured by summing a buffer of `W` bytes: once before the
+//! measurements (the `bound:` line) and again after each one, so that each measurement is
+//! judged against the bandwidth of its own moment ('of bound' is the median of bound /
+//! time over the measurements; a shared machine's bandwidth drifts within minutes). In `run` mode the
 //! input projection `W x` reads its weights once per sequence, so `W` per frame is the
 //! recurrent weights plus the dense layers plus the rest spread over the frames.
 //!
@@ -208,15 +211,54 @@ impl Work {
     }
 }
 
-/// Median, min and max of µs per frame-of-every-stream.
+/// Median, min and max of µs per frame-of-every-stream, and the bound each measurement
+/// ran against.
 struct Stats {
     median: f64,
     min: f64,
     max: f64,
+    /// Median over measurements of the read bandwidth re-measured after each one (bytes/s),
+    /// and of bound / time: the fraction of the bound a measurement reached.
+    read_bps: f64,
+    fraction: f64,
 }
 
-/// Warms up, then takes `repeats` measurements of `calls` rounds each.
-fn measure(work: &mut Work, repeats: usize, pb: &indicatif::ProgressBar) -> Result<Stats, Error> {
+/// The bound as `recur bench` computes it: the slower of the FMA term and the read term.
+#[derive(Clone, Copy)]
+struct BoundTerms {
+    /// µs of FMAs per frame at the measured peak (measured once: the FMA rate is a core's
+    /// own and hardly drifts).
+    compute_us: f64,
+    /// Weight bytes one frame of every stream reads.
+    bytes: f64,
+}
+
+impl BoundTerms {
+    /// The read term at `read_bps` bytes/s, in µs.
+    fn memory_us(self, read_bps: f64) -> f64 {
+        self.bytes / read_bps * 1e6
+    }
+    /// The bound at `read_bps`, in µs.
+    fn bound_us(self, read_bps: f64) -> f64 {
+        self.compute_us.max(self.memory_us(read_bps))
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Warms up, then takes `repeats` measurements of `calls` rounds each; after each one the
+/// read probe runs again (8 calls of ~2 ms, the best kept), and one round re-warms the
+/// caches the probe went through before the next measurement.
+fn measure(
+    work: &mut Work,
+    repeats: usize,
+    pb: &indicatif::ProgressBar,
+    probe: &probe::ReadProbe,
+    terms: BoundTerms,
+) -> Result<Stats, Error> {
     // Warm-up of ~100 ms (at least 3 rounds), which also sizes a measurement to ~3 ms.
     let t0 = Instant::now();
     let mut rounds = 0u64;
@@ -226,17 +268,30 @@ fn measure(work: &mut Work, repeats: usize, pb: &indicatif::ProgressBar) -> Resu
     }
     let per_round = t0.elapsed().as_secs_f64() / rounds as f64;
     let calls = ((0.003 / per_round) as u64).clamp(1, 1 << 24);
-    let mut us = Vec::with_capacity(repeats);
+    let repeats = repeats.max(1);
+    let (mut us, mut reads, mut fractions) =
+        (Vec::with_capacity(repeats), Vec::with_capacity(repeats), Vec::with_capacity(repeats));
     for _ in 0..repeats {
         let t = Instant::now();
         for _ in 0..calls {
             work.round()?;
         }
-        us.push(t.elapsed().as_secs_f64() * 1e6 / (calls as f64 * work.frames as f64));
+        let u = t.elapsed().as_secs_f64() * 1e6 / (calls as f64 * work.frames as f64);
+        let read = probe.rate(8);
+        us.push(u);
+        reads.push(read);
+        fractions.push(terms.bound_us(read) / u);
+        work.round()?;
         pb.inc(1);
     }
     us.sort_by(f64::total_cmp);
-    Ok(Stats { median: us[us.len() / 2], min: us[0], max: us[us.len() - 1] })
+    Ok(Stats {
+        median: us[us.len() / 2],
+        min: us[0],
+        max: us[us.len() - 1],
+        read_bps: median(&mut reads),
+        fraction: median(&mut fractions),
+    })
 }
 
 /// The command.
@@ -266,7 +321,7 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
 
     // The bound, measured here and now with the best kernel set's vectors.
     let pb = progress((isas.len() * opts.repeats) as u64 + 1, "probing", false);
-    let bound = probe::measure(Isa::best(), bytes as usize, opts.threads);
+    let (bound, read_probe) = probe::measure(Isa::best(), bytes as usize, opts.threads);
     pb.inc(1);
     let compute_us = flops / bound.flops * 1e6;
     let memory_us = bytes / bound.read_bytes_per_s * 1e6;
@@ -322,6 +377,9 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
             if opts.threads == 1 { "" } else { "s" },
             human_bytes(bytes as usize)
         );
+        outln!(
+            "            the sum runs again after every measurement: 'of bound' is the median over measurements of bound / time"
+        );
         if int8_dots {
             outln!(
                 "            the FMA term prices every multiply-add as an f32 FMA; int8 w8a8 layers use integer dot products, which can go faster, so 'of bound' may pass 100% when that term dominates"
@@ -350,11 +408,12 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
     for isa in isas {
         let model = base.with_isa(isa).map_err(|e| Error::usage(e.to_string()))?;
         let mut work = Work::new(model, opts)?;
-        let s = pool.install(|| measure(&mut work, opts.repeats, &pb))?;
+        let terms = BoundTerms { compute_us, bytes };
+        let s = pool.install(|| measure(&mut work, opts.repeats, &pb, &read_probe, terms))?;
         let steps_per_s = 1e6 / s.median * n;
         let gflops = flops / s.median / 1e3;
         let gbps = bytes / s.median / 1e3;
-        let fraction = bound_us / s.median;
+        let fraction = s.fraction;
         if opts.json {
             pb.suspend(|| {
                 outln!(
@@ -373,12 +432,14 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
                         "steps_per_s": steps_per_s,
                         "gflops": gflops,
                         "weight_gbps": gbps,
-                        "bound_us": bound_us,
+                        "bound_us": terms.bound_us(s.read_bps),
                         "bound_compute_us": compute_us,
-                        "bound_memory_us": memory_us,
+                        "bound_memory_us": terms.memory_us(s.read_bps),
+                        "bound_us_at_start": bound_us,
                         "fraction_of_bound": fraction,
                         "peak_gflops": bound.flops / 1e9,
-                        "read_gbps": bound.read_bytes_per_s / 1e9,
+                        "read_gbps": s.read_bps / 1e9,
+                        "read_gbps_at_start": bound.read_bytes_per_s / 1e9,
                         "flops_per_step": flops,
                         "weight_bytes_per_step": bytes,
                         "weight_bytes_per_step_f32": bytes_f32,
@@ -406,7 +467,7 @@ pub fn main(path: &Path, opts: &Options) -> Result<(), Error> {
     if !opts.json {
         outln!();
         outln!(
-            "µs are per frame of every stream (a step of all {} stream{}); 'of bound' is bound / median.",
+            "µs are per frame of every stream (a step of all {} stream{}); 'of bound' is the median over measurements of bound / time, the bound's read term re-measured after each.",
             opts.streams,
             if opts.streams == 1 { "" } else { "s" }
         );

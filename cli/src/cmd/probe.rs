@@ -54,11 +54,9 @@ fn probe_isa(isa: Isa) -> &'static str {
 /// Calls per probe after calibration.
 const RUNS: usize = 40;
 
-/// Runs `f(iters)` (which returns the work it did) with `iters` grown until one call takes
-/// ~2 ms, then keeps the best rate of [`RUNS`] calls (the best, not the median: a probe asks
-/// what the machine *can* do, and interruptions only ever slow it down; short runs make it
-/// likely that some run between two time slices of a busy machine's other work).
-fn best_rate(mut f: impl FnMut(u64) -> f64) -> f64 {
+/// The `iters` at which one call of `f(iters)` takes ~2 ms (grown from 1024 until a call
+/// takes at least 1 ms, then scaled).
+fn calibrate(mut f: impl FnMut(u64) -> f64) -> u64 {
     let mut iters = 1u64 << 10;
     loop {
         let t = Instant::now();
@@ -66,13 +64,19 @@ fn best_rate(mut f: impl FnMut(u64) -> f64) -> f64 {
         let dt = t.elapsed();
         if dt >= Duration::from_millis(1) || iters >= 1 << 40 {
             let scale = 0.002 / dt.as_secs_f64().max(1e-9);
-            iters = ((iters as f64 * scale) as u64).max(1);
-            break;
+            return ((iters as f64 * scale) as u64).max(1);
         }
         iters *= 4;
     }
+}
+
+/// The best rate of `runs` calls of `f(iters)` (which returns the work it did): the best,
+/// not the median, since a probe asks what the machine *can* do, and interruptions only
+/// ever slow it down (short runs make it likely that some run falls between two time
+/// slices of a busy machine's other work).
+fn best_of(mut f: impl FnMut(u64) -> f64, iters: u64, runs: usize) -> f64 {
     let mut best = 0.0f64;
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let t = Instant::now();
         let work = f(iters);
         best = best.max(work / t.elapsed().as_secs_f64().max(1e-12));
@@ -80,18 +84,25 @@ fn best_rate(mut f: impl FnMut(u64) -> f64) -> f64 {
     best
 }
 
-/// Runs the same probe on `threads` threads at once; the total rate.
-fn on_threads(threads: usize, f: impl Fn() -> f64 + Sync) -> f64 {
+/// [`best_of`] [`RUNS`] calls after [`calibrate`].
+fn best_rate(mut f: impl FnMut(u64) -> f64) -> f64 {
+    let iters = calibrate(&mut f);
+    best_of(f, iters, RUNS)
+}
+
+/// Runs the same probe on `threads` threads at once (`f(i)` on thread `i`); the total rate.
+fn on_threads(threads: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
     if threads <= 1 {
-        return f();
+        return f(0);
     }
     let barrier = std::sync::Barrier::new(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
+            .map(|i| {
+                let (barrier, f) = (&barrier, &f);
+                s.spawn(move || {
                     barrier.wait();
-                    f()
+                    f(i)
                 })
             })
             .collect();
@@ -99,26 +110,57 @@ fn on_threads(threads: usize, f: impl Fn() -> f64 + Sync) -> f64 {
     })
 }
 
-/// Measures the peak FMA rate with `isa`'s vectors and the read bandwidth over `bytes`.
-pub fn measure(isa: Isa, bytes: usize, threads: usize) -> Bound {
-    let which = probe_isa(isa);
-    let flops = on_threads(threads, || best_rate(|iters| fma_loop(which, iters)));
-    // Each thread sums its own share of one weight-sized buffer (the weights are shared).
-    let per_thread = (bytes / threads.max(1)).max(4096).div_ceil(64);
-    let read = on_threads(threads, || {
+/// The read-bandwidth probe, kept so that it can run again between measurements: the
+/// bandwidth a shared machine gives drifts by tens of percent within minutes (most for
+/// weights that live in the shared L3 or in memory), so a bound measured once, before
+/// measurements that take seconds, can be far from the one they ran against.
+pub struct ReadProbe {
+    which: &'static str,
+    /// One buffer per thread, each that thread's share of the weights.
+    bufs: Vec<Vec<Line>>,
+    iters: u64,
+}
+
+impl ReadProbe {
+    /// Buffers for `threads` threads summing `bytes` between them, with `isa`'s vectors;
+    /// calibrated so that one call takes ~2 ms.
+    pub fn new(isa: Isa, bytes: usize, threads: usize) -> ReadProbe {
+        let which = probe_isa(isa);
+        let per_thread = (bytes / threads.max(1)).max(4096).div_ceil(64);
         // 64-byte aligned, as the engine's weights are: a misaligned buffer would split
         // every 64-byte load across two cache lines and understate the bandwidth.
-        let buf: Vec<Line> = (0..per_thread).map(|i| Line([(i % 7) as f32; 16])).collect();
-        best_rate(|iters| {
-            let mut total = 0.0f32;
-            for _ in 0..iters {
-                total += sum(which, black_box(&buf));
-            }
-            black_box(total);
-            (iters as f64) * (buf.len() * 64) as f64
-        })
-    });
-    Bound { flops, read_bytes_per_s: read, fma_isa: which }
+        let bufs: Vec<Vec<Line>> =
+            (0..threads.max(1)).map(|_| (0..per_thread).map(|i| Line([(i % 7) as f32; 16])).collect()).collect();
+        let iters = calibrate(|iters| Self::pass(which, &bufs[0], iters));
+        ReadProbe { which, bufs, iters }
+    }
+
+    /// Sums `buf` `iters` times; the bytes read.
+    fn pass(which: &str, buf: &[Line], iters: u64) -> f64 {
+        let mut total = 0.0f32;
+        for _ in 0..iters {
+            total += sum(which, black_box(buf));
+        }
+        black_box(total);
+        (iters as f64) * (buf.len() * 64) as f64
+    }
+
+    /// The best read rate of `runs` calls, in bytes/s summed over the threads (each
+    /// thread summing its own buffer at the same time).
+    pub fn rate(&self, runs: usize) -> f64 {
+        on_threads(self.bufs.len(), |i| best_of(|iters| Self::pass(self.which, &self.bufs[i], iters), self.iters, runs))
+    }
+}
+
+/// Measures the peak FMA rate with `isa`'s vectors and the read bandwidth over `bytes`
+/// (each thread summing its own share of one weight-sized buffer, as the threads share
+/// the weights); returns the read probe too, to measure the bandwidth again later.
+pub fn measure(isa: Isa, bytes: usize, threads: usize) -> (Bound, ReadProbe) {
+    let which = probe_isa(isa);
+    let flops = on_threads(threads, |_| best_rate(|iters| fma_loop(which, iters)));
+    let probe = ReadProbe::new(isa, bytes, threads);
+    let read = probe.rate(RUNS);
+    (Bound { flops, read_bytes_per_s: read, fma_isa: which }, probe)
 }
 
 /// `iters` rounds of independent FMAs; returns the FLOPs done.
