@@ -214,6 +214,13 @@ fn bench_reports_the_stored_dtypes_and_bytes() {
             assert!(close(j["weight_gbps"].as_f64().unwrap(), stored / median / 1e3), "{j}");
             let memory_us = j["bound_memory_us"].as_f64().unwrap();
             assert!(close(memory_us, stored / (j["read_gbps"].as_f64().unwrap() * 1e9) * 1e6), "{j}");
+            // The bound re-measured between measurements is still max(compute, memory), and
+            // 'of bound' is a positive fraction of it.
+            let bound = j["bound_us"].as_f64().unwrap();
+            assert!(close(bound, memory_us.max(j["bound_compute_us"].as_f64().unwrap())), "{j}");
+            let fraction = j["fraction_of_bound"].as_f64().unwrap();
+            assert!(fraction.is_finite() && fraction > 0.0, "{j}");
+            assert!(j["bound_us_at_start"].as_f64().unwrap() > 0.0, "{j}");
         }
     }
     let _ = std::fs::remove_dir_all(&work);

@@ -244,6 +244,7 @@ impl BoundTerms {
     }
 }
 
+/// The upper median of `v`, which it sorts.
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -284,9 +285,10 @@ fn measure(
         work.round()?;
         pb.inc(1);
     }
-    us.sort_by(f64::total_cmp);
+    // `median` sorts, which leaves min and max at the ends.
+    let med = median(&mut us);
     Ok(Stats {
-        median: us[us.len() / 2],
+        median: med,
         min: us[0],
         max: us[us.len() - 1],
         read_bps: median(&mut reads),
